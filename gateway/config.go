@@ -1,0 +1,79 @@
+package gateway
+
+import (
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/mcphub/apigateway/auth"
+	"github.com/mcphub/apigateway/proxy"
+)
+
+// Config configures a [Gateway]. Verifier and Deployments are required;
+// every other field's zero value is a working default.
+type Config struct {
+	// Prefix is the path the gateway is mounted under. Empty means
+	// "/api/gateway/". A missing trailing slash is added.
+	Prefix string
+
+	// Verifier authenticates every request; see [auth.FirstOf] to accept a
+	// session cookie or a bearer token. Required.
+	Verifier auth.SessionVerifier
+
+	// Deployments looks deployments up. Required.
+	Deployments DeploymentStore
+
+	// SessionCookie is the name of the platform's session cookie. It never
+	// reaches a deployment, and deployments cannot set it. Empty means the
+	// platform uses no cookie.
+	SessionCookie string
+
+	// LoginURL, when set, is where a browser navigation without a valid
+	// session is redirected, with the path it asked for in the return_to
+	// query parameter. Empty means every unauthenticated request gets 401.
+	LoginURL string
+
+	// CacheSize bounds how many deployments are cached. Zero means 10000.
+	CacheSize int
+
+	// CacheTTL is how long a deployment looked up in Deployments is
+	// trusted before it is looked up again, so an ownership or status change
+	// takes at most this long to apply (or call [Gateway.Forget]). Zero means
+	// 5s; a negative value disables caching.
+	CacheTTL time.Duration
+
+	// LookupTimeout bounds one call to Deployments. Zero means 5s.
+	LookupTimeout time.Duration
+
+	// NotRunningRetryAfter is the Retry-After sent with the 503 for a
+	// deployment that is not running. Zero means 10s.
+	NotRunningRetryAfter time.Duration
+
+	// TrustedProxies lists the networks of proxies in front of the gateway
+	// (a load balancer, a CDN) whose X-Forwarded-* and X-Request-Id headers
+	// are believed. Empty means the client is whoever connected.
+	TrustedProxies []netip.Prefix
+
+	// SecurityHeaders is the policy for security headers on every response.
+	// Nil means [proxy.DefaultSecurityHeaders].
+	SecurityHeaders *proxy.SecurityHeaders
+
+	// Transport sends requests to deployments. Nil means
+	// proxy.NewTransport with UpstreamHeaderTimeout.
+	Transport http.RoundTripper
+
+	// UpstreamHeaderTimeout bounds the wait for a deployment's response
+	// headers when Transport is nil; established streams are never cut.
+	// Zero means 30s.
+	UpstreamHeaderTimeout time.Duration
+
+	// ErrorHandler answers every error the gateway produces itself. err
+	// wraps one of the sentinel errors of this package, auth or proxy. Nil
+	// means [WriteError], which answers with RFC 9457 problem responses.
+	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+
+	// Logger receives the gateway's own diagnostics (panics, store errors).
+	// Nil means silent.
+	Logger *slog.Logger
+}

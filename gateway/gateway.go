@@ -1,0 +1,251 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/justinas/alice"
+
+	"github.com/mcphub/apigateway/auth"
+	"github.com/mcphub/apigateway/internal/clientip"
+	"github.com/mcphub/apigateway/internal/requestid"
+	"github.com/mcphub/apigateway/internal/respwriter"
+	"github.com/mcphub/apigateway/proxy"
+)
+
+// A Gateway is the http.Handler a platform mounts under its prefix. It
+// serves /{prefix}/{user_id}/{deployment_id}/{path...}: every request is
+// authenticated, checked against the deployment's owner and status, and
+// proxied to the deployment's upstream. Create one with [New].
+type Gateway struct {
+	prefix       string
+	logger       *slog.Logger
+	errorHandler func(w http.ResponseWriter, r *http.Request, err error)
+	lookup       *lookup
+	retryAfter   time.Duration
+	handler      http.Handler
+}
+
+// New returns a Gateway for cfg, or an error naming what is missing or
+// invalid in it.
+func New(cfg Config) (*Gateway, error) {
+	if cfg.Verifier == nil {
+		return nil, errors.New("gateway: Config.Verifier is required")
+	}
+	if cfg.Deployments == nil {
+		return nil, errors.New("gateway: Config.Deployments is required")
+	}
+	prefix := cfg.Prefix
+	if prefix == "" {
+		prefix = "/api/gateway/"
+	}
+	if !strings.HasPrefix(prefix, "/") || strings.ContainsAny(prefix, "?#%\\") {
+		return nil, fmt.Errorf("gateway: Config.Prefix %q must be a plain absolute path", cfg.Prefix)
+	}
+	if !strings.HasSuffix(prefix, "/") {
+		prefix += "/"
+	}
+
+	g := &Gateway{
+		prefix:       prefix,
+		logger:       cfg.Logger,
+		errorHandler: cfg.ErrorHandler,
+		retryAfter:   orDefault(cfg.NotRunningRetryAfter, 10*time.Second),
+	}
+	if g.errorHandler == nil {
+		g.errorHandler = WriteError
+	}
+	ttl := cfg.CacheTTL
+	if ttl == 0 {
+		ttl = 5 * time.Second
+	}
+	size := cfg.CacheSize
+	if size <= 0 {
+		size = 10_000
+	}
+	var err error
+	g.lookup, err = newLookup(cfg.Deployments, size, ttl, orDefault(cfg.LookupTimeout, 5*time.Second))
+	if err != nil {
+		return nil, err
+	}
+
+	authn, err := auth.New(auth.Config{
+		Verifier:     cfg.Verifier,
+		LoginURL:     cfg.LoginURL,
+		ErrorHandler: g.errorHandler,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	transport := cfg.Transport
+	if transport == nil {
+		transport = proxy.NewTransport(proxy.TransportConfig{
+			ResponseHeaderTimeout: cfg.UpstreamHeaderTimeout,
+		})
+	}
+	trusted := clientip.Trusted(cfg.TrustedProxies)
+	upstream, err := proxy.New(proxy.Config{
+		Transport:      transport,
+		SessionCookie:  cfg.SessionCookie,
+		TrustForwarded: trusted,
+		ErrorHandler:   g.errorHandler,
+		Logger:         cfg.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	headers := proxy.DefaultSecurityHeaders()
+	if cfg.SecurityHeaders != nil {
+		headers = *cfg.SecurityHeaders
+	}
+
+	g.handler = alice.New(
+		requestid.Middleware(trusted),
+		headers.Handler,
+		g.recover,
+		g.route,
+		authn.Require,
+		g.authorize,
+	).Then(upstream)
+	return g, nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+// ServeHTTP serves one gateway request. Requests outside the prefix are
+// answered 404.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g.handler.ServeHTTP(w, r)
+}
+
+// Wrap returns a handler that serves requests under the gateway's prefix
+// itself and passes every other request to platform. Prefer it to
+// registering the gateway on an http.ServeMux: ServeMux cleans "..", "."
+// and "//" out of paths, and redirects, before any handler runs, which
+// changes paths that deployments should see verbatim.
+func (g *Gateway) Wrap(platform http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, g.prefix) {
+			g.handler.ServeHTTP(w, r)
+			return
+		}
+		platform.ServeHTTP(w, r)
+	})
+}
+
+// Forget drops what the gateway cached about a deployment, so its next
+// request sees the store's current owner, status and upstream. Call it
+// after a redeploy, a stop or a transfer to apply the change at once rather
+// than within Config.CacheTTL.
+func (g *Gateway) Forget(deploymentID string) {
+	g.lookup.forget(deploymentID)
+}
+
+// recover turns a panic below it into a 500 problem response, logged with
+// the request id. http.ErrAbortHandler is passed on: it is how a handler
+// (ReverseProxy among them) asks the server to drop a connection whose
+// response cannot be completed.
+func (g *Gateway) recover(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rw := respwriter.Wrap(w, nil)
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			if g.logger != nil {
+				id, _ := requestid.FromContext(r.Context())
+				g.logger.ErrorContext(r.Context(), "gateway: panic serving request",
+					"request_id", id, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			}
+			if !rw.Unwritten() {
+				panic(http.ErrAbortHandler)
+			}
+			g.errorHandler(w, r, fmt.Errorf("gateway: panic: %v", v))
+		}()
+		next.ServeHTTP(rw, r)
+	})
+}
+
+// route parses the path, answering 404 for one that names no deployment
+// and 308 to the slash form for a deployment's root without its slash.
+func (g *Gateway) route(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rt, err := parseRoute(g.prefix, r.URL.EscapedPath())
+		switch {
+		case errors.Is(err, errNeedsSlash):
+			target := rt.prefix + "/"
+			if r.URL.RawQuery != "" {
+				target += "?" + r.URL.RawQuery
+			}
+			w.Header().Set("Location", target)
+			w.WriteHeader(http.StatusPermanentRedirect)
+			return
+		case err != nil:
+			g.errorHandler(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(withRoute(r.Context(), &rt)))
+	})
+}
+
+// authorize lets a request through only to a running deployment owned by
+// the authenticated user named in the path. Another user's deployment and a
+// missing one get the same answer, so ids cannot be probed.
+func (g *Gateway) authorize(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rt := routeFrom(r.Context())
+		id, ok := auth.FromContext(r.Context())
+		if rt == nil || !ok {
+			g.errorHandler(w, r, errors.New("gateway: authorize ran without route or identity"))
+			return
+		}
+		if id.UserID != rt.userID {
+			g.errorHandler(w, r, ErrDeploymentNotFound)
+			return
+		}
+
+		d, err := g.lookup.deployment(r.Context(), rt.deploymentID)
+		switch {
+		case err != nil:
+			if g.logger != nil {
+				reqID, _ := requestid.FromContext(r.Context())
+				g.logger.WarnContext(r.Context(), "gateway: deployment lookup failed",
+					"request_id", reqID, "deployment_id", rt.deploymentID, "error", err)
+			}
+			g.errorHandler(w, r, err)
+			return
+		case !d.found || d.OwnerID != id.UserID:
+			g.errorHandler(w, r, ErrDeploymentNotFound)
+			return
+		case d.Status != StatusRunning:
+			g.errorHandler(w, r, &NotRunningError{
+				DeploymentID: d.ID, Status: d.Status, RetryAfter: g.retryAfter})
+			return
+		}
+
+		target := &proxy.Target{
+			Upstream:           d.upstream,
+			Prefix:             rt.prefix,
+			Path:               rt.rest,
+			UserID:             rt.userID,
+			DeploymentID:       rt.deploymentID,
+			StripAuthorization: id.Credential == auth.CredentialBearer,
+		}
+		next.ServeHTTP(w, r.WithContext(proxy.NewContext(r.Context(), target)))
+	})
+}
+
