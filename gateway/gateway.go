@@ -248,4 +248,3 @@ func (g *Gateway) authorize(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r.WithContext(proxy.NewContext(r.Context(), target)))
 	})
 }
-

@@ -1,0 +1,77 @@
+// Package apigateway puts the apps and MCP servers that a platform's users
+// deploy behind one secure front door. The platform mounts a single
+// http.Handler, and every request to
+//
+//	/api/gateway/{user_id}/{deployment_id}/{path...}
+//
+// is authenticated, checked against the deployment's owner and status, and
+// proxied to the deployment's internal URL, with the gateway's own
+// credentials removed, identity headers the deployment can trust added, and
+// redirects and cookies put back under the deployment's prefix. Web apps
+// (pages, assets, redirects, cookies, WebSockets) and MCP servers
+// (Streamable HTTP and SSE streams) work unchanged behind it.
+//
+// This package holds no code; the packages below do the work.
+//
+// # Mounting
+//
+//	cookies, _ := auth.NewCookieVerifier(auth.CookieConfig{Store: sessionStore, Name: "platform_session"})
+//	tokens, _ := auth.NewBearerVerifier(lookupAPIToken)
+//	gw, err := gateway.New(gateway.Config{
+//		Verifier:      auth.FirstOf(cookies, tokens),
+//		Deployments:   deploymentStore, // your database, behind gateway.DeploymentStore
+//		SessionCookie: "platform_session",
+//		LoginURL:      "/login",
+//	})
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	srv := &http.Server{Addr: ":8080", Handler: gw.Wrap(platformMux), ReadHeaderTimeout: 10 * time.Second}
+//
+// gateway.Gateway.Wrap serves /api/gateway/ and hands everything else to
+// the platform's own handler. The runnable demo platform in examples/hub
+// shows the whole setup: go run ./examples/hub.
+//
+// # Authentication
+//
+// Package auth defines auth.SessionVerifier and the verifiers platforms
+// use: gorilla/sessions cookies checked on every request, bearer tokens
+// resolved by a host function, and auth.FirstOf to accept either. A
+// caller without valid credentials gets a 401 problem response with
+// WWW-Authenticate; a browser navigation can be sent to the platform's
+// login page instead, with a return path that can only be local.
+//
+// # Deployments and authorization
+//
+// Package gateway routes the path, looks the deployment up through the
+// host's gateway.DeploymentStore (cached, bounded, concurrent misses
+// collapsed) and lets a request through only to a running deployment that
+// the caller owns. Another user's deployment answers exactly like a missing
+// one.
+//
+// # Proxying
+//
+// Package proxy forwards with httputil.ReverseProxy's Rewrite hook: the
+// prefix is removed and the rest of the path and the query are kept byte
+// for byte; X-Forwarded-* and the X-Gateway-* identity headers are set
+// after every client-sent copy is dropped; the platform's session cookie and
+// bearer token are stripped; Location and Set-Cookie are scoped back under
+// the deployment's prefix; SSE and streaming responses are flushed as
+// written and WebSocket upgrades pass through. Responses get security
+// headers exactly once.
+//
+// # Limits, breakers and telemetry
+//
+// Rate limits per user and per deployment (package limit), a circuit
+// breaker per deployment (package breaker) and OpenTelemetry metrics,
+// traces and access logs (package telemetry) are the next stages of the
+// same chain. They are not in this version of the module yet: today the
+// gateway neither limits rates nor trips breakers, and it measures nothing
+// beyond the request id it puts on every response and log line.
+//
+// # Errors
+//
+// Every error the gateway answers itself is an RFC 9457
+// application/problem+json body with a stable type URI, the status, a
+// detail and the request id. The types are documented in docs/problems.md.
+package apigateway
