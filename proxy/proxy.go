@@ -1,9 +1,15 @@
 package proxy
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"io"
+	"log"
 	"log/slog"
 	"net/http"
+	"net/http/httputil"
+	"sync"
 	"time"
 )
 
@@ -40,11 +46,12 @@ type Config struct {
 	TrustForwarded func(r *http.Request) bool
 
 	// ErrorHandler answers requests the proxy could not complete; err wraps
-	// one of the package's sentinel errors. Nil means RFC 9457 problem
-	// responses (502, 504, 499).
+	// one of the package's sentinel errors. Nil means [WriteError]: RFC 9457
+	// problem responses (502, 504, 499, and 500 for [ErrNoTarget]).
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 
-	// Logger receives upstream errors at debug level. Nil means silent.
+	// Logger receives upstream errors and dropped cookies at debug level.
+	// Nil means silent.
 	Logger *slog.Logger
 }
 
@@ -59,4 +66,100 @@ type TransportConfig struct {
 	// MaxIdleConnsPerHost is the number of idle connections kept per
 	// upstream. Zero means 256.
 	MaxIdleConnsPerHost int
+	// MaxConnsPerHost caps the connections, active and idle, to one
+	// upstream; requests beyond it wait for a free connection. Zero means
+	// no limit.
+	MaxConnsPerHost int
+}
+
+// Proxy forwards each request to the deployment named by the [Target] in
+// its context. It is an [http.Handler] built once by [New] and safe for
+// concurrent use.
+type Proxy struct {
+	rp            httputil.ReverseProxy
+	sessionCookie string
+	trust         func(*http.Request) bool
+	onError       func(http.ResponseWriter, *http.Request, error)
+	logger        *slog.Logger
+}
+
+var _ http.Handler = (*Proxy)(nil)
+
+// New returns a Proxy configured by cfg. It fails only when
+// cfg.SessionCookie is not a valid cookie name.
+func New(cfg Config) (*Proxy, error) {
+	if cfg.SessionCookie != "" && !validCookieName(cfg.SessionCookie) {
+		return nil, fmt.Errorf("proxy: invalid session cookie name %q", cfg.SessionCookie)
+	}
+	p := &Proxy{
+		sessionCookie: cfg.SessionCookie,
+		trust:         cfg.TrustForwarded,
+		onError:       cfg.ErrorHandler,
+		logger:        cfg.Logger,
+	}
+	transport := cfg.Transport
+	if transport == nil {
+		transport = NewTransport(TransportConfig{})
+	}
+	p.rp = httputil.ReverseProxy{
+		Rewrite:        p.rewrite,
+		Transport:      transport,
+		BufferPool:     &sharedBuffers,
+		ModifyResponse: p.modifyResponse,
+		ErrorHandler:   p.handleError,
+		ErrorLog:       errorLog(cfg.Logger),
+	}
+	return p, nil
+}
+
+// ServeHTTP forwards r to the upstream of the [Target] stored in its
+// context. Without one it answers through the error handler with
+// [ErrNoTarget].
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	t, ok := FromContext(r.Context())
+	if !ok || t.Upstream == nil {
+		p.handleError(w, r, ErrNoTarget)
+		return
+	}
+
+	rw := &relay{w: w}
+	if isWebSocketUpgrade(r.Header) {
+		// Only the 101 path needs to find the writer again, in
+		// modifyResponse; other requests skip the extra allocations.
+		r = r.WithContext(context.WithValue(r.Context(), relayKey{}, rw))
+	}
+	p.rp.ServeHTTP(rw, r)
+}
+
+// errorLog returns the logger ReverseProxy writes its own complaints to
+// (body copy errors, mostly clients that went away): logger at debug level,
+// or nowhere. Left nil, ReverseProxy would use the process-wide log package.
+func errorLog(logger *slog.Logger) *log.Logger {
+	if logger == nil {
+		return log.New(io.Discard, "", 0)
+	}
+	return slog.NewLogLogger(logger.Handler(), slog.LevelDebug)
+}
+
+// bufferSize is the size of the buffers responses are copied through.
+const bufferSize = 32 << 10
+
+// buffers is an [httputil.BufferPool] of bufferSize slices. It stores array
+// pointers so that Put does not allocate.
+type buffers struct{ pool sync.Pool }
+
+// sharedBuffers serves every Proxy in the process.
+var sharedBuffers buffers
+
+func (b *buffers) Get() []byte {
+	if a, ok := b.pool.Get().(*[bufferSize]byte); ok {
+		return a[:]
+	}
+	return new([bufferSize]byte)[:]
+}
+
+func (b *buffers) Put(buf []byte) {
+	if len(buf) == bufferSize {
+		b.pool.Put((*[bufferSize]byte)(buf))
+	}
 }

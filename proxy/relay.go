@@ -1,0 +1,166 @@
+package proxy
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+)
+
+// relay is the http.ResponseWriter ReverseProxy writes to. It sits between
+// ReverseProxy and the writer the proxy was given, and corrects two things
+// ReverseProxy does on its own:
+//
+//   - 1xx responses: ReverseProxy copies the upstream's informational
+//     headers into the response header map unfiltered, hop-by-hop ones
+//     included, writes them, then clears the whole map, which also loses
+//     the headers middleware had set for the final response (request id,
+//     CORS). The relay stages what ReverseProxy writes, sends a 1xx with
+//     the filtered staged headers only, and leaves the outer map alone.
+//   - 101 Switching Protocols: ReverseProxy hijacks the connection and
+//     writes the 101 itself, so no middleware sees a status line and none
+//     can adjust the headers. The relay instead merges the upstream's 101
+//     headers, calls WriteHeader(101) on the outer writer (middleware hooks
+//     run) and lets net/http send that on Hijack; ReverseProxy's own copy
+//     of the 101 goes to a discarding buffer.
+type relay struct {
+	w       http.ResponseWriter
+	staged  http.Header // what ReverseProxy sets before the final status
+	upgrade http.Header // the upstream's vetted 101 headers
+
+	final    bool // a final status went to w, or the connection was hijacked
+	hijacked bool
+}
+
+// relayKey is the context key under which ServeHTTP stores the relay of a
+// WebSocket handshake, for modifyResponse.
+type relayKey struct{}
+
+// Header returns the staged header map until the final status is written,
+// then the outer writer's.
+func (w *relay) Header() http.Header {
+	if w.final && !w.hijacked {
+		return w.w.Header()
+	}
+	if w.staged == nil {
+		w.staged = make(http.Header)
+	}
+	return w.staged
+}
+
+// WriteHeader relays an informational status with the staged headers
+// alone, or adds the staged headers to the outer writer's and writes a
+// final status.
+func (w *relay) WriteHeader(code int) {
+	switch {
+	case w.hijacked:
+		return
+	case w.final:
+		w.w.WriteHeader(code) // superfluous; let the server say so
+		return
+	case code >= 100 && code < 200 && code != http.StatusSwitchingProtocols:
+		w.informational(code)
+		return
+	}
+
+	w.final = true
+	h := w.w.Header()
+	for k, vv := range w.staged {
+		h[k] = append(h[k], vv...)
+	}
+	w.staged = nil
+	w.w.WriteHeader(code)
+}
+
+// informational sends a 1xx status carrying the staged headers, without
+// hop-by-hop ones, without headers only the gateway may send, and without
+// cookies, which could not be scoped to the deployment here. The outer
+// writer's headers are set aside meanwhile: net/http writes the whole map
+// with a 1xx.
+func (w *relay) informational(code int) {
+	removeHopByHop(w.staged)
+	stripGatewayOwned(w.staged)
+	delete(w.staged, "Set-Cookie")
+	delete(w.staged, "X-Request-Id")
+
+	h := w.w.Header()
+	saved := make(http.Header, len(h))
+	for k, vv := range h {
+		saved[k] = vv
+	}
+	clear(h)
+	for k, vv := range w.staged {
+		h[k] = vv
+	}
+	w.w.WriteHeader(code)
+	clear(h)
+	for k, vv := range saved {
+		h[k] = vv
+	}
+	clear(w.staged)
+}
+
+// Write writes body bytes, sending a 200 status first if none was sent.
+func (w *relay) Write(b []byte) (int, error) {
+	if w.hijacked {
+		return 0, http.ErrHijacked
+	}
+	if !w.final {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.w.Write(b)
+}
+
+// FlushError sends buffered data to the client, sending a 200 status first
+// if none was sent.
+func (w *relay) FlushError() error {
+	if w.hijacked {
+		return http.ErrHijacked
+	}
+	if !w.final {
+		w.WriteHeader(http.StatusOK)
+	}
+	return http.NewResponseController(w.w).Flush()
+}
+
+var errUnvettedHijack = errors.New("proxy: hijack without a vetted 101 response")
+
+// Hijack writes the upstream's 101 through the outer writer and takes over
+// the connection. ReverseProxy calls it only after modifyResponse accepted
+// a 101, which it then writes to the returned buffer; that copy is
+// discarded because net/http has already sent the 101 on Hijack.
+func (w *relay) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if w.upgrade == nil || w.final {
+		return nil, nil, errUnvettedHijack
+	}
+	h := w.w.Header()
+	for k, vv := range w.upgrade {
+		h[k] = append(h[k], vv...)
+	}
+	w.final = true
+	w.w.WriteHeader(http.StatusSwitchingProtocols)
+	conn, brw, err := http.NewResponseController(w.w).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	w.hijacked = true
+	return conn, bufio.NewReadWriter(brw.Reader, bufio.NewWriterSize(io.Discard, 64)), nil
+}
+
+// Unwrap returns the outer writer, for [http.ResponseController].
+func (w *relay) Unwrap() http.ResponseWriter { return w.w }
+
+// canHijack reports whether the innermost writer under w can hijack its
+// connection. Wrappers that implement Unwrap are looked through, since
+// their Hijack methods only pass the call on.
+func canHijack(w http.ResponseWriter) bool {
+	for {
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			_, ok := w.(http.Hijacker)
+			return ok
+		}
+		w = u.Unwrap()
+	}
+}
