@@ -512,3 +512,40 @@ func TestNewRefusesIncompleteConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestOnlyTheConsumedCredentialIsStripped: the bearer token that
+// authenticated a request never reaches the deployment, nor does the
+// session cookie; an app's own Authorization header on a
+// cookie-authenticated request does.
+func TestOnlyTheConsumedCredentialIsStripped(t *testing.T) {
+	cookie := auth.VerifierFunc(func(r *http.Request) (auth.Identity, error) {
+		if c, err := r.Cookie("gw_session"); err != nil || c.Value != "S1" {
+			return auth.Identity{}, auth.ErrNoCredentials
+		}
+		return auth.Identity{UserID: "user-1", Credential: auth.CredentialCookie}, nil
+	})
+	bearer, _ := auth.NewBearerVerifier(auth.StaticTokens(map[string]string{tokenUser1: "user-1"}))
+	f := newFixture(t, gateway.Config{Verifier: auth.FirstOf(cookie, bearer), SessionCookie: "gw_session"})
+
+	f.get(t, "/api/gateway/user-1/dep-1/whoami", tokenUser1, "Cookie: app_pref=dark; csrftoken=xyz")
+	got := f.dep1.lastRequest()
+	if a := got.Header.Get("Authorization"); a != "" {
+		t.Errorf("bearer request: upstream Authorization = %q, want it stripped", a)
+	}
+	if c := got.Header.Get("Cookie"); c != "app_pref=dark; csrftoken=xyz" {
+		t.Errorf("bearer request: upstream Cookie = %q, want the app's cookies in order", c)
+	}
+
+	f.get(t, "/api/gateway/user-1/dep-1/whoami", "",
+		"Cookie: gw_session=S1; app_pref=dark; csrftoken=xyz", "Authorization: Bearer app-jwt-123")
+	got = f.dep1.lastRequest()
+	if a := got.Header.Get("Authorization"); a != "Bearer app-jwt-123" {
+		t.Errorf("cookie request: upstream Authorization = %q, want the app's token untouched", a)
+	}
+	if c := got.Header.Get("Cookie"); c != "app_pref=dark; csrftoken=xyz" {
+		t.Errorf("cookie request: upstream Cookie = %q, want the session cookie removed, the rest in order", c)
+	}
+	if u := got.Header.Get("X-Gateway-User-Id"); u != "user-1" {
+		t.Errorf("upstream X-Gateway-User-Id = %q, want user-1", u)
+	}
+}
