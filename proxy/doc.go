@@ -30,8 +30,8 @@
 //	X-Forwarded-Host         the inbound Host, or the trusted inbound value
 //	X-Forwarded-Proto        http or https, or the trusted inbound value
 //	X-Forwarded-Prefix       Target.Prefix
-//	X-Gateway-User-Id        Target.UserID ([HeaderUserID])
-//	X-Gateway-Deployment-Id  Target.DeploymentID ([HeaderDeploymentID])
+//	X-Gateway-User-Id        Target.UserID
+//	X-Gateway-Deployment-Id  Target.DeploymentID
 //	X-Request-Id             the gateway's request id, if there is one
 //
 // Empty values are not sent. These headers are set after ReverseProxy has
@@ -82,6 +82,12 @@
 // client that goes away cancels the upstream request. 1xx responses are
 // relayed without hop-by-hop, Connection-nominated or gateway-owned
 // headers and without cookies.
+//
+// When copying a response body fails halfway, usually because the client
+// went away, ReverseProxy ends the handler by panicking with
+// [http.ErrAbortHandler], which net/http handles quietly. Recovery
+// middleware should let that value through rather than answer 500, and
+// middleware that records responses should do so in a deferred call.
 //
 // # Errors
 //

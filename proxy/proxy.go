@@ -21,12 +21,22 @@ const (
 	HeaderRequestID    = "X-Request-Id"
 )
 
-// Errors passed to Config.ErrorHandler; each wraps the transport's error.
+// Errors passed to Config.ErrorHandler. Each of the first three wraps the
+// error that caused it (from the transport, or the reason an upstream
+// response was refused), so callers can test for both with [errors.Is].
 var (
+	// ErrUpstreamUnreachable means the upstream could not be reached, or sent a
+	// response the proxy refuses (such as an unrequested 101). Answered 502.
 	ErrUpstreamUnreachable = errors.New("proxy: upstream unreachable")
-	ErrUpstreamTimeout     = errors.New("proxy: upstream timed out")
-	ErrClientGone          = errors.New("proxy: client went away")
-	ErrNoTarget            = errors.New("proxy: request has no target")
+	// ErrUpstreamTimeout means the upstream did not send response headers in
+	// time, or a deadline on the request passed. Answered 504.
+	ErrUpstreamTimeout = errors.New("proxy: upstream timed out")
+	// ErrClientGone means the client canceled the request before the upstream
+	// answered. Answered 499.
+	ErrClientGone = errors.New("proxy: client went away")
+	// ErrNoTarget means the request's context carries no [Target] with an
+	// upstream, a bug in the caller. Answered 500.
+	ErrNoTarget = errors.New("proxy: request has no target")
 )
 
 // Config configures a [Proxy]. The zero value works.
@@ -50,8 +60,9 @@ type Config struct {
 	// problem responses (502, 504, 499, and 500 for [ErrNoTarget]).
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 
-	// Logger receives upstream errors and dropped cookies at debug level.
-	// Nil means silent.
+	// Logger receives, at debug level, the errors answered by the default
+	// error handler and the names of Set-Cookie headers dropped from
+	// deployments' responses. Nil means silent.
 	Logger *slog.Logger
 }
 

@@ -122,11 +122,15 @@ func newGateway(t *testing.T, cfg Config, opts gatewayOptions) *testGateway {
 	record := func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			rw := respwriter.Wrap(w, nil)
+			// Deferred: ReverseProxy aborts a broken stream by panicking
+			// with http.ErrAbortHandler.
+			defer func() {
+				select {
+				case g.statuses <- rw.Status():
+				default:
+				}
+			}()
 			next.ServeHTTP(rw, r)
-			select {
-			case g.statuses <- rw.Status():
-			default:
-			}
 		})
 	}
 	h := record(requestid.Middleware(nil)(DefaultSecurityHeaders().Handler(route)))

@@ -65,10 +65,7 @@ func (w *relay) WriteHeader(code int) {
 	}
 
 	w.final = true
-	h := w.w.Header()
-	for k, vv := range w.staged {
-		h[k] = append(h[k], vv...)
-	}
+	addHeaders(w.w.Header(), w.staged)
 	w.staged = nil
 	w.w.WriteHeader(code)
 }
@@ -134,10 +131,7 @@ func (w *relay) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if w.upgrade == nil || w.final {
 		return nil, nil, errUnvettedHijack
 	}
-	h := w.w.Header()
-	for k, vv := range w.upgrade {
-		h[k] = append(h[k], vv...)
-	}
+	addHeaders(w.w.Header(), w.upgrade)
 	w.final = true
 	w.w.WriteHeader(http.StatusSwitchingProtocols)
 	conn, brw, err := http.NewResponseController(w.w).Hijack()
@@ -145,7 +139,33 @@ func (w *relay) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	w.hijacked = true
-	return conn, bufio.NewReadWriter(brw.Reader, bufio.NewWriterSize(io.Discard, 64)), nil
+	// The 101 left before the hijack, so the client may already have sent
+	// its first frames, and net/http's background read may hold them in
+	// brw.Reader. ReverseProxy reads the client through the returned conn,
+	// so that conn must drain the buffer first or those bytes are lost.
+	return bufferedConn{Conn: conn, r: brw.Reader},
+		bufio.NewReadWriter(brw.Reader, bufio.NewWriterSize(io.Discard, 64)), nil
+}
+
+// bufferedConn is a hijacked connection whose reads go through the
+// server's buffered reader, which may hold bytes read before the hijack.
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// addHeaders adds the values of src to dst, as ReverseProxy would have
+// added them to the outer map. src's slices are handed over, not copied.
+func addHeaders(dst, src http.Header) {
+	for k, vv := range src {
+		if cur, ok := dst[k]; ok {
+			dst[k] = append(cur[:len(cur):len(cur)], vv...)
+		} else {
+			dst[k] = vv
+		}
+	}
 }
 
 // Unwrap returns the outer writer, for [http.ResponseController].

@@ -18,20 +18,25 @@ func TestPathForwardedByteForByte(t *testing.T) {
 	tests := []struct {
 		name, requestURI, want string
 	}{
-		{"escaped slash, space and query kept", gatewayPrefix + "dep-1/files/a%2Fb%20c?q=%2F", "/files/a%2Fb%20c?q=%2F"},
+		{"escaped slash, space and query kept",
+			gatewayPrefix + "dep-1/files/a%2Fb%20c?q=%2F", "/files/a%2Fb%20c?q=%2F"},
 		{"double slashes kept", gatewayPrefix + "dep-1//double//slash/", "//double//slash/"},
 		{"deployment root without slash", gatewayPrefix + "dep-1", "/"},
 		{"deployment root with slash", gatewayPrefix + "dep-1/", "/"},
-		{"scheme-relative look-alike stays a path", gatewayPrefix + "dep-1//evil.example/x", "//evil.example/x"},
+		{"scheme-relative look-alike stays a path",
+			gatewayPrefix + "dep-1//evil.example/x", "//evil.example/x"},
 		{"base path joined with one slash", gatewayPrefix + "dep-base/x", "/base/x"},
 		{"base path root", gatewayPrefix + "dep-base/", "/base/"},
 		{"escaped unreserved byte kept", gatewayPrefix + "dep-1/%41b", "/%41b"},
-		{"query ReverseProxy would re-encode kept", gatewayPrefix + "dep-1/q?a=1;b=2&c=%zz", "/q?a=1;b=2&c=%zz"},
+		{"query ReverseProxy would re-encode kept",
+			gatewayPrefix + "dep-1/q?a=1;b=2&c=%zz", "/q?a=1;b=2&c=%zz"},
 		{"empty query kept", gatewayPrefix + "dep-1/q?", "/q?"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, body := rawRequest(t, g.Server, "GET "+tt.requestURI+" HTTP/1.1\r\nHost: "+publicHost+"\r\n\r\n")
+			raw := "GET " + tt.requestURI + " HTTP/1.1\r\nHost: " + publicHost + "\r\n\r\n"
+
+			res, body := rawRequest(t, g.Server, raw)
 
 			if res.StatusCode != http.StatusOK {
 				t.Fatalf("status = %d, want 200; body %s", res.StatusCode, body)
@@ -76,7 +81,8 @@ func TestSetURLJoinsBasePath(t *testing.T) {
 			t.Errorf("%s + %q: Path = %q, want %q", tt.upstream, tt.path, out.Path, tt.wantPath)
 		}
 		if out.Host != "h" || out.Scheme != "http" || out.RawQuery != "q=1" {
-			t.Errorf("%s + %q: URL = %s, want host h, scheme http, query q=1", tt.upstream, tt.path, out)
+			t.Errorf("%s + %q: URL = %s, want host h, scheme http, query q=1",
+				tt.upstream, tt.path, out)
 		}
 	}
 }
@@ -138,8 +144,10 @@ func TestClientIdentityAndForwardingHeadersReplaced(t *testing.T) {
 				gatewayOptions{upstreams: map[string]string{"dep-1": up.URL}})
 			headers := spoofed
 			if tt.trusted {
-				headers = strings.NewReplacer("X-Forwarded-Host: evil.example", "X-Forwarded-Host: edge.example.test",
-					"X-Forwarded-Proto: http", "X-Forwarded-Proto: https").Replace(spoofed)
+				headers = strings.NewReplacer(
+					"X-Forwarded-Host: evil.example", "X-Forwarded-Host: edge.example.test",
+					"X-Forwarded-Proto: http", "X-Forwarded-Proto: https",
+				).Replace(spoofed)
 			}
 
 			res, body := rawRequest(t, g.Server, "GET "+gatewayPrefix+"dep-1/whoami HTTP/1.1\r\nHost: "+
@@ -183,8 +191,10 @@ func TestConnectionHeaderCannotRemoveGatewayHeaders(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, body := rawRequest(t, g.Server, "GET "+gatewayPrefix+"dep-1/ HTTP/1.1\r\nHost: "+publicHost+
-				"\r\n"+tt.connection+"Traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n\r\n")
+			raw := "GET " + gatewayPrefix + "dep-1/ HTTP/1.1\r\nHost: " + publicHost + "\r\n" +
+				tt.connection + "Traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n\r\n"
+
+			res, body := rawRequest(t, g.Server, raw)
 
 			e := decodeEcho(t, body)
 			want := map[string]string{
@@ -222,8 +232,11 @@ func TestUpgradeOtherThanWebSocketNeverReachesUpstream(t *testing.T) {
 	})
 	g := newGateway(t, Config{}, gatewayOptions{upstreams: map[string]string{"dep-1": up.URL}})
 
-	res, body := rawRequest(t, g.Server, "GET "+gatewayPrefix+"dep-1/ HTTP/1.1\r\nHost: "+publicHost+
-		"\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n")
+	raw := "GET " + gatewayPrefix + "dep-1/ HTTP/1.1\r\nHost: " + publicHost + "\r\n" +
+		"Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n" +
+		"HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n"
+
+	res, body := rawRequest(t, g.Server, raw)
 
 	if res.StatusCode != http.StatusOK || string(body) != "plain" {
 		t.Errorf("response = %d %q, want 200 \"plain\"", res.StatusCode, body)
@@ -275,8 +288,11 @@ func TestCredentialsStripped(t *testing.T) {
 			wantCookie: []string{`a="q%20 1"; b=2`},
 		},
 		{
-			name:       "application token kept with cookie authentication",
-			header:     http.Header{"Cookie": {"gw_session=S1"}, "Authorization": {"Bearer app-jwt-123"}},
+			name: "application token kept with cookie authentication",
+			header: http.Header{
+				"Cookie":        {"gw_session=S1"},
+				"Authorization": {"Bearer app-jwt-123"},
+			},
 			wantAuth:   []string{"Bearer app-jwt-123"},
 			wantCookie: nil,
 		},

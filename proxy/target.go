@@ -11,7 +11,8 @@ import (
 // carry one.
 type Target struct {
 	// Upstream is the deployment's base URL. Its path, if any, is prepended
-	// to Path.
+	// to Path; its query is not used. Nil makes the request fail with
+	// [ErrNoTarget].
 	Upstream *url.URL
 
 	// Prefix is the public path the deployment is served under, escaped and
@@ -20,7 +21,7 @@ type Target struct {
 	Prefix string
 
 	// Path is the escaped path below Prefix to forward, exactly as the
-	// client sent it; it starts with "/".
+	// client sent it; it starts with "/". Empty means "/".
 	Path string
 
 	// UserID and DeploymentID are sent to the deployment in the

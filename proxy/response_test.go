@@ -1,0 +1,223 @@
+package proxy
+
+import (
+	"bytes"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestLocationPutUnderPrefix(t *testing.T) {
+	const prefix = gatewayPrefix + "dep-1"
+	upstream, _ := url.Parse("http://10.0.0.11:8080/base/")
+	tests := []struct {
+		name, location, want string
+	}{
+		{"root", "/", prefix + "/"},
+		{"absolute path with query", "/login?next=%2Fx", prefix + "/login?next=%2Fx"},
+		{"upstream base path removed", "/base/login", prefix + "/login"},
+		{"upstream base path alone", "/base", prefix + "/"},
+		{"sibling of the base path", "/basement", prefix + "/basement"},
+		{"absolute URL on the upstream", "http://10.0.0.11:8080/base/x#frag", prefix + "/x#frag"},
+		{"upstream origin without path", "http://10.0.0.11:8080", prefix + "/"},
+		{"upstream origin with query", "http://10.0.0.11:8080?a=1", prefix + "/?a=1"},
+		{"scheme and host case ignored", "HTTP://10.0.0.11:8080/base/x", prefix + "/x"},
+		{"scheme-relative to the upstream", "//10.0.0.11:8080/base/y", prefix + "/y"},
+		{"backslash trick neutralised", "/\\evil.example/", prefix + "/\\evil.example/"},
+		{"already under the prefix", prefix + "/x", prefix + "/x"},
+		{"other scheme on the upstream host", "https://10.0.0.11:8080/x", "https://10.0.0.11:8080/x"},
+		{"foreign host", "https://evil.example/x", "https://evil.example/x"},
+		{"foreign scheme-relative host", "//evil.example/x", "//evil.example/x"},
+		{"relative path", "next/page", "next/page"},
+		{"dot segments", "../up", "../up"},
+		{"query only", "?q=1", "?q=1"},
+		{"other scheme", "mailto:a@example.test", "mailto:a@example.test"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := publicLocation(tt.location, upstream, upstreamBase(upstream), prefix)
+			if got != tt.want {
+				t.Errorf("publicLocation(%q) = %q, want %q", tt.location, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLocationDefaultPortMatchesUpstream(t *testing.T) {
+	upstream, _ := url.Parse("http://dep-1.internal")
+
+	got := publicLocation("http://DEP-1.internal:80/x", upstream, "", "/p")
+
+	if want := "/p/x"; got != want {
+		t.Errorf("publicLocation = %q, want %q", got, want)
+	}
+}
+
+func TestSetCookieScopedToPrefix(t *testing.T) {
+	const prefix = gatewayPrefix + "dep-1"
+	tests := []struct {
+		name, in, want, drop string
+	}{
+		{"root path", "sid=abc; Path=/; HttpOnly", "sid=abc; Path=" + prefix + "; HttpOnly", ""},
+		{"no path", "theme=dark", "theme=dark; Path=" + prefix, ""},
+		{"domain removed", "x=1; Domain=example.test", "x=1; Path=" + prefix, ""},
+		{"domain any case removed", "x=1; domain=.example.test; Secure",
+			"x=1; Secure; Path=" + prefix, ""},
+		{"sub-path under base", "x=1; Path=/base/app; Secure; SameSite=Lax; Partitioned; Foo=bar",
+			"x=1; Path=" + prefix + "/app; Secure; SameSite=Lax; Partitioned; Foo=bar", ""},
+		{"lower-case path", "x=1; path=/x", "x=1; Path=" + prefix + "/x", ""},
+		{"spacing of other attributes kept", "x=1;Path=/a;Max-Age=10",
+			"x=1; Path=" + prefix + "/a;Max-Age=10", ""},
+		{"relative path treated as missing", "x=1; Path=app", "x=1; Path=" + prefix, ""},
+		{"path already under prefix", "x=1; Path=" + prefix + "/y", "x=1; Path=" + prefix + "/y", ""},
+		{"value bytes untouched", `x="a b%2C"; Path=/`, `x="a b%2C"; Path=` + prefix, ""},
+		{"session cookie", "gw_session=attacker; Path=/", "", dropSession},
+		{"secure session cookie", "__Secure-gw_session=attacker; Secure", "", dropSession},
+		{"host session cookie", "__Host-gw_session=attacker; Path=/; Secure", "", dropHostOnly},
+		{"any host cookie", "__Host-csrf=1; Path=/; Secure", "", dropHostOnly},
+		{"host prefix any case", "__host-csrf=1; Path=/; Secure", "", dropHostOnly},
+		{"nameless cookie", "=gw_session=attacker", "", dropNameless},
+		{"cookie without value", "gw_session", "", dropNameless},
+		{"different case is another cookie", "GW_SESSION=x", "GW_SESSION=x; Path=" + prefix, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, _, drop := scopeSetCookie(tt.in, sessionCookie, "/base", prefix)
+			if got != tt.want || drop != tt.drop {
+				t.Errorf("scopeSetCookie(%q) = %q, drop %q; want %q, drop %q",
+					tt.in, got, drop, tt.want, tt.drop)
+			}
+		})
+	}
+}
+
+func TestRedirectsAndCookiesRewrittenEndToEnd(t *testing.T) {
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Add("Set-Cookie", "sid=abc; Path=/; HttpOnly")
+		h.Add("Set-Cookie", "theme=dark")
+		h.Add("Set-Cookie", "gw_session=attacker; Path=/")
+		h.Add("Set-Cookie", "x=1; Domain=example.test")
+		h.Set("Content-Location", "/base/doc")
+		http.Redirect(w, r, "http://"+r.Host+"/base/login?next=%2F", http.StatusFound)
+	})
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	g := newGateway(t, Config{Logger: logger},
+		gatewayOptions{upstreams: map[string]string{"dep-1": up.URL + "/base"}})
+	noFollow := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	client := &http.Client{CheckRedirect: noFollow}
+
+	res, err := client.Get(g.url("dep-1", "/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+
+	const prefix = gatewayPrefix + "dep-1"
+	if got, want := res.Header.Get("Location"), prefix+"/login?next=%2F"; got != want {
+		t.Errorf("Location = %q, want %q", got, want)
+	}
+	if got, want := res.Header.Get("Content-Location"), prefix+"/doc"; got != want {
+		t.Errorf("Content-Location = %q, want %q", got, want)
+	}
+	want := []string{
+		"sid=abc; Path=" + prefix + "; HttpOnly",
+		"theme=dark; Path=" + prefix,
+		"x=1; Path=" + prefix,
+	}
+	if diff := cmp.Diff(want, res.Header["Set-Cookie"]); diff != "" {
+		t.Errorf("Set-Cookie (-want +got):\n%s", diff)
+	}
+	got := logs.String()
+	if !strings.Contains(got, "cookie=gw_session") || strings.Contains(got, "attacker") {
+		t.Errorf("debug log = %q, want the dropped cookie's name and never its value", got)
+	}
+}
+
+func TestDeploymentCookiesStayWithDeployment(t *testing.T) {
+	dep1 := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Add("Set-Cookie", "sid=abc; Path=/; HttpOnly")
+		w.Header().Add("Set-Cookie", "theme=dark")
+		w.Header().Add("Set-Cookie", "gw_session=attacker; Path=/")
+		w.Header().Add("Set-Cookie", "x=1; Domain=127.0.0.1; Path=/")
+		echoHandler(w, r)
+	})
+	dep4 := newUpstream(t, echoHandler)
+	platformSaw := make(chan string, 1)
+	g := newGateway(t, Config{}, gatewayOptions{
+		upstreams: map[string]string{"dep-1": dep1.URL, "dep-4": dep4.URL},
+		platform: func(w http.ResponseWriter, r *http.Request) {
+			platformSaw <- r.Header.Get("Cookie")
+		},
+	})
+	jar, _ := cookiejar.New(nil)
+	gatewayURL, _ := url.Parse(g.URL)
+	jar.SetCookies(gatewayURL, []*http.Cookie{{Name: sessionCookie, Value: "S1", Path: "/"}})
+	client := &http.Client{Jar: jar}
+	get := func(target string) echoed {
+		t.Helper()
+		res, err := client.Get(target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var buf bytes.Buffer
+		buf.ReadFrom(res.Body)
+		if strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
+			return decodeEcho(t, buf.Bytes())
+		}
+		return echoed{}
+	}
+
+	get(g.url("dep-1", "/"))
+	dep4Saw := get(g.url("dep-4", "/"))
+	get(g.URL + "/api/me")
+	dep1Saw := get(g.url("dep-1", "/again"))
+
+	if got := dep4Saw.Header["Cookie"]; got != nil {
+		t.Errorf("dep-4 received cookies %q, want none of dep-1's", got)
+	}
+	if got, want := <-platformSaw, "gw_session=S1"; got != want {
+		t.Errorf("platform endpoint received Cookie %q, want %q", got, want)
+	}
+	if got, want := dep1Saw.Header.Get("Cookie"), "sid=abc; theme=dark; x=1"; got != want {
+		t.Errorf("dep-1 received Cookie %q, want %q", got, want)
+	}
+}
+
+func TestGatewayOwnedHeadersRemovedFromUpstreamResponse(t *testing.T) {
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Strict-Transport-Security", "max-age=0")
+		h.Set("Clear-Site-Data", `"*"`)
+		h.Set("Alt-Svc", `h3=":443"`)
+		h.Set("Access-Control-Allow-Origin", "*")
+		h.Set("Access-Control-Allow-Credentials", "true")
+		h.Set("Access-Control-Expose-Headers", "X-Secret")
+		h.Set("X-Request-Id", "upstream-id")
+		h.Set("X-App", "kept")
+	})
+	g := newGateway(t, Config{}, gatewayOptions{upstreams: map[string]string{"dep-1": up.URL}})
+
+	res, _ := do(t, newRequest(t, "GET", g.url("dep-1", "/"), nil))
+
+	for _, k := range []string{"Strict-Transport-Security", "Clear-Site-Data", "Alt-Svc",
+		"Access-Control-Allow-Origin", "Access-Control-Allow-Credentials",
+		"Access-Control-Expose-Headers"} {
+		if v, ok := res.Header[k]; ok {
+			t.Errorf("response %s = %q, want it removed", k, v)
+		}
+	}
+	if got := res.Header[HeaderRequestID]; len(got) != 1 || got[0] == "upstream-id" {
+		t.Errorf("response X-Request-Id = %q, want the gateway's id once", got)
+	}
+	if got := res.Header.Get("X-App"); got != "kept" {
+		t.Errorf("response X-App = %q, want %q", got, "kept")
+	}
+}
