@@ -61,5 +61,5 @@ func echoTool(_ context.Context, _ *mcp.CallToolRequest, in echoInput) (
 	*mcp.CallToolResult, echoOutput, error,
 ) {
 	return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: in.Text}}},
-		echoOutput{Text: in.Text}, nil
+		echoOutput(in), nil
 }

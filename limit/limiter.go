@@ -1,0 +1,345 @@
+package limit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"time"
+)
+
+// Config configures a [Limiter]. The zero value works: in-memory counters,
+// the default rates below, fail-closed, both header sets.
+type Config struct {
+	// Store keeps the counters. Nil means counters in this process: two
+	// [MemoryStore]s with their defaults, one for client addresses and one
+	// for users and deployments, so that a flood of addresses cannot crowd
+	// out users. Use [NewRedisStore] to share counters between replicas.
+	Store LimitStore
+
+	// PerUser is the rate of each user's counter, which counts the user's
+	// requests to all their deployments. Zero means 1200 per minute.
+	PerUser Rate
+
+	// PerDeployment is the rate of each deployment's counter, which counts
+	// the requests of all callers to it. Zero means 600 per minute.
+	PerDeployment Rate
+
+	// PerClientIP is the rate of each client address's counter, used by
+	// [Limiter.ClientIPHandler] only. Zero means 1200 per minute.
+	PerClientIP Rate
+
+	// UserRate, when set, is asked for each request's user and may return
+	// a rate that replaces PerUser for that user, [Unlimited] included. It
+	// is called on every request, so it should answer from memory. A rate
+	// with a Limit of zero or more and no Period is ignored. Nil means
+	// PerUser for everyone.
+	UserRate func(ctx context.Context, userID string) (Rate, bool)
+
+	// DeploymentRate is UserRate's counterpart for deployments. Nil means
+	// PerDeployment for every deployment.
+	DeploymentRate func(ctx context.Context, deploymentID string) (Rate, bool)
+
+	// TrustedProxies lists the networks of the proxies in front of the
+	// gateway. [Limiter.ClientIPHandler] believes X-Forwarded-For only on a
+	// connection from one of them. Empty means X-Forwarded-For is never
+	// read and the client is whoever connected.
+	TrustedProxies []netip.Prefix
+
+	// FailOpen selects what happens when the store cannot count a request
+	// (an error, or no answer within StoreTimeout). False, the default,
+	// fails closed: the request is answered 503 with Retry-After, so a
+	// store outage never silently lifts the limits. True passes the request
+	// on, with no rate-limit headers from the handler that could not count
+	// it. Either way OnDecision is told.
+	FailOpen bool
+
+	// StoreTimeout bounds the store calls each handler makes for one
+	// request, together: a slow or hung store adds at most this much
+	// latency to a request per handler it passes. Zero means 100ms.
+	StoreTimeout time.Duration
+
+	// Headers selects the rate-limit headers sent. Zero means [HeadersAll].
+	Headers HeaderSet
+
+	// OnDecision, when set, is called for every store call a request
+	// causes, with the request's context, so that metrics and logs can
+	// count them. It runs in the request path and must not block. Nil
+	// means no one is told.
+	OnDecision func(ctx context.Context, d Decision)
+
+	// ErrorHandler answers refused requests. err is an [*ExceededError]
+	// (the rate-limit headers and nothing else are already set) or wraps
+	// [ErrStoreUnavailable]. Nil means [WriteError].
+	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+}
+
+// Scope names the kind of a counter.
+type Scope string
+
+// The scopes of counters. They are also the policy names of the
+// RateLimit-Policy and RateLimit headers.
+const (
+	ScopeUser       Scope = "user"
+	ScopeDeployment Scope = "deployment"
+	ScopeIP         Scope = "ip"
+)
+
+func (s Scope) label() string {
+	switch s {
+	case ScopeUser:
+		return "per-user"
+	case ScopeDeployment:
+		return "per-deployment"
+	case ScopeIP:
+		return "per-client-address"
+	}
+	return string(s)
+}
+
+// Outcome is what a store call decided.
+type Outcome string
+
+// The outcomes of a store call.
+const (
+	OutcomeAllowed Outcome = "allowed"
+	OutcomeLimited Outcome = "limited"
+	OutcomeError   Outcome = "error"
+)
+
+// A Decision describes one store call, for Config.OnDecision.
+type Decision struct {
+	Scope Scope
+
+	// Key is the counter's key: "u:" and the user id, "d:" and the
+	// deployment id, or "ip:" and the client's address (IPv4) or /64
+	// (IPv6).
+	Key string
+
+	// Rate is the rate the counter was checked against.
+	Rate Rate
+
+	Outcome Outcome
+
+	// Result is the counter's state; zero when Outcome is OutcomeError.
+	Result Result
+
+	// Err is the store's error when Outcome is OutcomeError. Whether the
+	// request then passed depends on Config.FailOpen.
+	Err error
+}
+
+// A Limiter enforces per-user, per-deployment and per-client-address rate
+// limits. It is safe for concurrent use.
+type Limiter struct {
+	store          LimitStore
+	ipStore        LimitStore
+	user           Rate
+	deployment     Rate
+	ip             Rate
+	userRate       func(ctx context.Context, userID string) (Rate, bool)
+	deploymentRate func(ctx context.Context, deploymentID string) (Rate, bool)
+	trusted        []netip.Prefix
+	failOpen       bool
+	timeout        time.Duration
+	headers        HeaderSet
+	onDecision     func(ctx context.Context, d Decision)
+	errorHandler   func(w http.ResponseWriter, r *http.Request, err error)
+}
+
+// New returns a Limiter for cfg, or an error if a field is invalid.
+func New(cfg Config) (*Limiter, error) {
+	l := &Limiter{
+		store:          cfg.Store,
+		userRate:       cfg.UserRate,
+		deploymentRate: cfg.DeploymentRate,
+		failOpen:       cfg.FailOpen,
+		timeout:        cfg.StoreTimeout,
+		headers:        cfg.Headers,
+		onDecision:     cfg.OnDecision,
+		errorHandler:   cfg.ErrorHandler,
+	}
+	var errs [3]error
+	l.user, errs[0] = rateOrDefault("PerUser", cfg.PerUser, defaultUserRate)
+	l.deployment, errs[1] = rateOrDefault("PerDeployment", cfg.PerDeployment, defaultDeploymentRate)
+	l.ip, errs[2] = rateOrDefault("PerClientIP", cfg.PerClientIP, defaultClientIPRate)
+	if err := errors.Join(errs[:]...); err != nil {
+		return nil, err
+	}
+	for _, p := range cfg.TrustedProxies {
+		if !p.IsValid() {
+			return nil, errors.New("limit: Config.TrustedProxies holds an invalid prefix")
+		}
+		l.trusted = append(l.trusted, p.Masked())
+	}
+	if l.timeout < 0 {
+		return nil, errors.New("limit: Config.StoreTimeout is negative")
+	}
+	if l.timeout == 0 {
+		l.timeout = 100 * time.Millisecond
+	}
+	if l.headers < HeadersAll || l.headers > HeadersNone {
+		return nil, fmt.Errorf("limit: Config.Headers has unknown value %d", l.headers)
+	}
+	l.ipStore = l.store
+	if l.store == nil {
+		l.store = NewMemoryStore(MemoryConfig{})
+		l.ipStore = NewMemoryStore(MemoryConfig{})
+	}
+	if l.errorHandler == nil {
+		l.errorHandler = WriteError
+	}
+	return l, nil
+}
+
+// The rates of a zero Config.
+var (
+	defaultUserRate       = Rate{Limit: 1200, Period: time.Minute}
+	defaultDeploymentRate = Rate{Limit: 600, Period: time.Minute}
+	defaultClientIPRate   = Rate{Limit: 1200, Period: time.Minute}
+)
+
+func rateOrDefault(field string, r, def Rate) (Rate, error) {
+	if r == (Rate{}) {
+		return def, nil
+	}
+	if !r.valid() {
+		return Rate{}, fmt.Errorf("limit: Config.%s has no positive period", field)
+	}
+	return r, nil
+}
+
+// Handler returns a handler that counts each request against its user's
+// and its deployment's counters, taken from the [Subject] in the request
+// context, before passing it to next. It belongs after authentication and
+// the ownership check, which set the Subject (see [NewContext]); a request
+// without one, or with empty ids, is not counted.
+//
+// The user's counter is taken first, and a request it refuses is not
+// counted against the deployment, so a caller over their own limit cannot
+// use up a deployment's budget. A request the deployment's counter refuses
+// has been counted against the user.
+//
+// A refused request gets a 429 and never reaches next. A request that
+// passes carries the rate-limit headers of the counter closest to refusing,
+// this handler's or [Limiter.ClientIPHandler]'s.
+func (l *Limiter) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		subject, _ := FromContext(ctx)
+		var checks [2]check
+		n := 0
+		if subject.UserID != "" {
+			rate := rateFor(ctx, l.userRate, subject.UserID, l.user)
+			if !rate.IsUnlimited() {
+				checks[n] = check{ScopeUser, "u:" + subject.UserID, rate}
+				n++
+			}
+		}
+		if subject.DeploymentID != "" {
+			rate := rateFor(ctx, l.deploymentRate, subject.DeploymentID, l.deployment)
+			if !rate.IsUnlimited() {
+				checks[n] = check{ScopeDeployment, "d:" + subject.DeploymentID, rate}
+				n++
+			}
+		}
+
+		tightest, ok := l.take(w, r, l.store, checks[:n])
+		if !ok {
+			return
+		}
+
+		if earlier, found := ctx.Value(ipCountKey{}).(count); found && tightest.looserThan(earlier) {
+			tightest = earlier
+		}
+		if tightest.scope != "" {
+			setHeaders(w.Header(), l.headers, tightest.scope, tightest.rate, tightest.res,
+				secondsUntil(tightest.res.Reset, time.Now()))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func rateFor(ctx context.Context, override func(context.Context, string) (Rate, bool),
+	id string, def Rate) Rate {
+	if override != nil {
+		if r, ok := override(ctx, id); ok && r.valid() {
+			return r
+		}
+	}
+	return def
+}
+
+// A check is one counter a request must pass.
+type check struct {
+	scope Scope
+	key   string
+	rate  Rate
+}
+
+// A count is the state of a counter a request passed.
+type count struct {
+	scope Scope
+	rate  Rate
+	res   Result
+}
+
+// looserThan reports whether other is closer to refusing than c: fewer
+// requests remain, or as many for longer. The zero count is the loosest.
+func (c count) looserThan(other count) bool {
+	if c.scope == "" {
+		return true
+	}
+	if other.res.Remaining != c.res.Remaining {
+		return other.res.Remaining < c.res.Remaining
+	}
+	return other.res.Reset.After(c.res.Reset)
+}
+
+// take runs checks in order under one deadline and reports whether the
+// request may go on, and the state of the tightest counter it passed; the
+// zero count when there is none to report. When the request may not go on,
+// take has answered it.
+func (l *Limiter) take(w http.ResponseWriter, r *http.Request, store LimitStore,
+	checks []check) (count, bool) {
+	if len(checks) == 0 {
+		return count{}, true
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), l.timeout)
+	defer cancel()
+
+	var tightest count
+	for _, c := range checks {
+		res, err := store.Take(ctx, c.key, c.rate)
+		switch {
+		case err != nil:
+			l.decide(r, c, OutcomeError, Result{}, err)
+			if l.failOpen {
+				// Without every count, headers would mislead.
+				return count{}, true
+			}
+			l.errorHandler(w, r, fmt.Errorf("%w: %w", ErrStoreUnavailable, err))
+			return count{}, false
+		case !res.Allowed:
+			l.decide(r, c, OutcomeLimited, res, nil)
+			wait := max(secondsUntil(res.Reset, time.Now()), 1)
+			setHeaders(w.Header(), l.headers, c.scope, c.rate, res, wait)
+			l.errorHandler(w, r, &ExceededError{Scope: c.scope, Rate: c.rate, Result: res,
+				RetryAfter: time.Duration(wait) * time.Second})
+			return count{}, false
+		}
+		l.decide(r, c, OutcomeAllowed, res, nil)
+		if cur := (count{c.scope, c.rate, res}); tightest.looserThan(cur) {
+			tightest = cur
+		}
+	}
+	return tightest, true
+}
+
+func (l *Limiter) decide(r *http.Request, c check, o Outcome, res Result, err error) {
+	if l.onDecision != nil {
+		l.onDecision(r.Context(), Decision{Scope: c.scope, Key: c.key, Rate: c.rate, Outcome: o,
+			Result: res, Err: err})
+	}
+}

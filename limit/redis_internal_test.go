@@ -1,0 +1,56 @@
+package limit
+
+import (
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Calls abandoned on a hung Redis are bounded: past the cap, Take fails at
+// once instead of starting more goroutines.
+func TestRedisStoreBoundsCallsInFlight(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // never answers
+		}
+	}()
+	client := redis.NewClient(&redis.Options{Addr: ln.Addr().String(), ReadTimeout: 2 * time.Second})
+	defer client.Close()
+	s, err := NewRedisStore(client, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.inFlight = make(chan struct{}, 2)
+	rate := Rate{Limit: 1, Period: time.Minute}
+	for range 2 {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		_, err := s.Take(ctx, "k", rate)
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Take on a hung Redis: got %v, want a deadline error", err)
+		}
+	}
+
+	start := time.Now()
+	_, err = s.Take(context.Background(), "k", rate)
+
+	if !errors.Is(err, ErrStoreBusy) {
+		t.Fatalf("third Take with two calls stuck: got %v, want ErrStoreBusy", err)
+	}
+	if took := time.Since(start); took > 50*time.Millisecond {
+		t.Errorf("ErrStoreBusy took %v, want at once", took)
+	}
+}

@@ -1,0 +1,30 @@
+package limit
+
+import "context"
+
+// A Subject is whom a request is counted against: its authenticated user
+// and the deployment it is for. The gateway puts it in the request context
+// once authentication and the ownership check have passed, so that a
+// caller who fails either is never counted against the user or the
+// deployment named in the path.
+type Subject struct {
+	// UserID is the authenticated user. Empty means no per-user counter.
+	UserID string
+
+	// DeploymentID is the deployment the request is for. Empty means no
+	// per-deployment counter.
+	DeploymentID string
+}
+
+type subjectKey struct{}
+
+// NewContext returns a copy of ctx carrying s, for [Limiter.Handler].
+func NewContext(ctx context.Context, s Subject) context.Context {
+	return context.WithValue(ctx, subjectKey{}, s)
+}
+
+// FromContext returns the Subject stored in ctx by [NewContext], if any.
+func FromContext(ctx context.Context) (Subject, bool) {
+	s, ok := ctx.Value(subjectKey{}).(Subject)
+	return s, ok
+}
