@@ -60,14 +60,25 @@
 // written and WebSocket upgrades pass through. Responses get security
 // headers exactly once.
 //
-// # Limits, breakers and telemetry
+// # Rate limits
 //
-// Rate limits per user and per deployment (package limit), a circuit
-// breaker per deployment (package breaker) and OpenTelemetry metrics,
-// traces and access logs (package telemetry) are the next stages of the
-// same chain. They are not in this version of the module yet: today the
-// gateway neither limits rates nor trips breakers, and it measures nothing
-// beyond the request id it puts on every response and log line.
+// Package limit counts each request against its user (across their
+// deployments) and its deployment (across its callers), after
+// authentication and the ownership check, so nobody spends another user's
+// budget. Rates are configurable globally, per user and per deployment;
+// counters live in memory (bounded) or in Redis, shared by replicas. A
+// refused request gets 429 with Retry-After and the IETF draft and
+// X-RateLimit headers; a store outage fails closed (503) or open, as
+// configured. An optional per-client-address limit runs before
+// authentication.
+//
+// # Breakers and telemetry
+//
+// A circuit breaker per deployment (package breaker) and OpenTelemetry
+// metrics, traces and access logs (package telemetry) are the next stages
+// of the same chain. They are not in this version of the module yet: today
+// the gateway trips no breakers and measures nothing beyond the request id
+// it puts on every response and log line.
 //
 // # Errors
 //

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mcphub/apigateway/auth"
+	"github.com/mcphub/apigateway/limit"
 	"github.com/mcphub/apigateway/proxy"
 )
 
@@ -54,6 +55,19 @@ type Config struct {
 	// (a load balancer, a CDN) whose X-Forwarded-* and X-Request-Id headers
 	// are believed. Empty means the client is whoever connected.
 	TrustedProxies []netip.Prefix
+
+	// Limits configures rate limiting: one counter per user across their
+	// deployments and one per deployment across its callers, charged only
+	// after authentication and the ownership check pass. The zero value
+	// limits in memory at the limit package's default rates; set Store to a
+	// limit.RedisStore to share counters between replicas. A deployment's
+	// own Rate, when set, replaces Limits.PerDeployment for it (unless
+	// Limits.DeploymentRate is set, which then decides). The per-client-IP
+	// counter, which runs before authentication so floods of bad
+	// credentials are cheap to refuse, is on only when
+	// Limits.PerClientIP is set. Empty TrustedProxies and ErrorHandler are
+	// taken from this Config.
+	Limits limit.Config
 
 	// SecurityHeaders is the policy for security headers on every response.
 	// Nil means [proxy.DefaultSecurityHeaders].

@@ -3,6 +3,8 @@ package gateway
 import (
 	"context"
 	"errors"
+
+	"github.com/mcphub/apigateway/limit"
 )
 
 // Status is a deployment's lifecycle state as the host reports it.
@@ -28,6 +30,11 @@ type Deployment struct {
 	// UpstreamURL is its internal base URL, such as "http://10.0.0.11:8080"
 	// or "http://10.0.0.11:8080/base/". Only http and https are accepted.
 	UpstreamURL string
+
+	// Rate, when set, replaces the gateway's per-deployment rate limit for
+	// this deployment; limit.Unlimited lifts it. The zero value means the
+	// gateway's default.
+	Rate limit.Rate
 }
 
 // ErrDeploymentNotFound is returned by a [DeploymentStore] for an id it

@@ -11,14 +11,18 @@
 //     checked in their escaped form so that no decoding can make one id
 //     approved and another routed; a path that would climb out of the
 //     deployment ("..", "%2e%2e", dot segments behind "%2f", backslashes)
-//     is answered 404, and the rest of the path is forwarded byte for byte;
+//     is answered 404, and the rest of the path is forwarded byte for byte
+//     (an optional per-client-address rate limit runs just before this);
 //  3. authenticates the caller with an [auth.SessionVerifier];
 //  4. authorizes: the path's user must be the caller, and the deployment,
 //     looked up in a [DeploymentStore] through a bounded, expiring cache,
 //     must exist, belong to the caller and be running. Another user's
 //     deployment and a missing one get the same 404, so ids cannot be
 //     probed;
-//  5. proxies to the deployment's upstream with the [proxy] package.
+//  5. counts the request against the user's and the deployment's rate
+//     limits with the [limit] package (Config.Limits), answering 429 once
+//     either is used up;
+//  6. proxies to the deployment's upstream with the [proxy] package.
 //
 // Every error the gateway produces itself is an RFC 9457 problem response
 // (see [WriteError]); a client's mistake is never a 500.

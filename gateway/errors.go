@@ -8,6 +8,7 @@ import (
 
 	"github.com/mcphub/apigateway/auth"
 	"github.com/mcphub/apigateway/internal/problem"
+	"github.com/mcphub/apigateway/limit"
 	"github.com/mcphub/apigateway/proxy"
 )
 
@@ -49,6 +50,8 @@ func (e *NotRunningError) Is(target error) bool { return target == ErrNotRunning
 //     user's deployment alike: 404;
 //   - missing or invalid credentials: 401 (WWW-Authenticate is set by then);
 //   - a deployment that is not running: 503 with Retry-After;
+//   - a rate limit used up: 429 with Retry-After; the limit store failing
+//     (when limits fail closed): 503;
 //   - the deployment store or the credential check failing: 503;
 //   - an unreachable deployment or an unusable upstream URL: 502;
 //   - a deployment that does not answer in time: 504;
@@ -77,6 +80,8 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, proxy.ErrUpstreamUnreachable), errors.Is(err, proxy.ErrUpstreamTimeout),
 		errors.Is(err, proxy.ErrClientGone):
 		proxy.WriteError(w, r, err)
+	case errors.Is(err, limit.ErrLimited), errors.Is(err, limit.ErrStoreUnavailable):
+		limit.WriteError(w, r, err)
 	case errors.Is(err, auth.ErrUnavailable):
 		p := problem.AuthUnavailable.With("Credentials could not be checked; try again shortly.")
 		p.RetryAfter = 5 * time.Second

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"github.com/mcphub/apigateway/internal/clientip"
 	"github.com/mcphub/apigateway/internal/requestid"
 	"github.com/mcphub/apigateway/internal/respwriter"
+	"github.com/mcphub/apigateway/limit"
 	"github.com/mcphub/apigateway/proxy"
 )
 
@@ -103,17 +105,51 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.SecurityHeaders != nil {
 		headers = *cfg.SecurityHeaders
 	}
+	limits, err := g.newLimiter(cfg)
+	if err != nil {
+		return nil, err
+	}
 
-	g.handler = alice.New(
-		requestid.Middleware(trusted),
-		headers.Handler,
-		g.recover,
-		g.route,
-		authn.Require,
-		g.authorize,
-	).Then(upstream)
+	chain := alice.New(requestid.Middleware(trusted), headers.Handler, g.recover)
+	if cfg.Limits.PerClientIP != (limit.Rate{}) {
+		chain = chain.Append(limits.ClientIPHandler)
+	}
+	g.handler = chain.Append(g.route, authn.Require, g.authorize, limits.Handler).Then(upstream)
 	return g, nil
 }
+
+// newLimiter builds the rate limiter from cfg.Limits, filling what the
+// gateway knows: its trusted proxies, its error handler, and each
+// deployment's own rate.
+func (g *Gateway) newLimiter(cfg Config) (*limit.Limiter, error) {
+	lc := cfg.Limits
+	if len(lc.TrustedProxies) == 0 {
+		lc.TrustedProxies = cfg.TrustedProxies
+	}
+	if lc.ErrorHandler == nil {
+		lc.ErrorHandler = g.errorHandler
+	}
+	if lc.DeploymentRate == nil {
+		lc.DeploymentRate = deploymentRate
+	}
+	l, err := limit.New(lc)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: Config.Limits: %w", err)
+	}
+	return l, nil
+}
+
+// deploymentRate is the limiter's per-deployment override: the Rate of the
+// deployment authorize found, when it has one.
+func deploymentRate(ctx context.Context, _ string) (limit.Rate, bool) {
+	d, ok := ctx.Value(deploymentKey{}).(*resolved)
+	if !ok || d.Rate == (limit.Rate{}) {
+		return limit.Rate{}, false
+	}
+	return d.Rate, true
+}
+
+type deploymentKey struct{}
 
 func orDefault(d, def time.Duration) time.Duration {
 	if d <= 0 {
@@ -245,6 +281,11 @@ func (g *Gateway) authorize(next http.Handler) http.Handler {
 			DeploymentID:       rt.deploymentID,
 			StripAuthorization: id.Credential == auth.CredentialBearer,
 		}
-		next.ServeHTTP(w, r.WithContext(proxy.NewContext(r.Context(), target)))
+		ctx := proxy.NewContext(r.Context(), target)
+		ctx = limit.NewContext(ctx, limit.Subject{UserID: rt.userID, DeploymentID: rt.deploymentID})
+		if d.Rate != (limit.Rate{}) {
+			ctx = context.WithValue(ctx, deploymentKey{}, &d)
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

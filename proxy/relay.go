@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 )
 
 // relay is the http.ResponseWriter ReverseProxy writes to. It sits between
@@ -156,16 +157,43 @@ type bufferedConn struct {
 
 func (c bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
-// addHeaders adds the values of src to dst, as ReverseProxy would have
-// added them to the outer map. src's slices are handed over, not copied.
+// addHeaders adds the upstream's headers in src to the response headers
+// in dst, which hold what the gateway's middleware set before proxying
+// (request id, rate-limit state, CORS). The gateway owns those: where both
+// have a header, the gateway's value stays and the upstream's is dropped,
+// so no header arrives twice or contradicts the gateway. Vary is the
+// exception: both sides' reasons to vary hold, so the two lists are
+// merged. Set-Cookie is appended as usual. src's slices are handed over,
+// not copied.
 func addHeaders(dst, src http.Header) {
 	for k, vv := range src {
-		if cur, ok := dst[k]; ok {
-			dst[k] = append(cur[:len(cur):len(cur)], vv...)
-		} else {
+		cur, ok := dst[k]
+		switch {
+		case !ok:
 			dst[k] = vv
+		case k == "Vary":
+			dst[k] = mergeVary(cur, vv)
+		case k == "Set-Cookie":
+			dst[k] = append(cur[:len(cur):len(cur)], vv...)
 		}
 	}
+}
+
+// mergeVary returns the Vary field listing every header named in a or b,
+// once each, in the order first seen.
+func mergeVary(a, b []string) []string {
+	var names []string
+	seen := make(map[string]bool)
+	for _, line := range append(a[:len(a):len(a)], b...) {
+		for name := range strings.SplitSeq(line, ",") {
+			name = strings.TrimSpace(name)
+			if key := strings.ToLower(name); name != "" && !seen[key] {
+				seen[key] = true
+				names = append(names, name)
+			}
+		}
+	}
+	return []string{strings.Join(names, ", ")}
 }
 
 // Unwrap returns the outer writer, for [http.ResponseController].

@@ -221,3 +221,36 @@ func TestGatewayOwnedHeadersRemovedFromUpstreamResponse(t *testing.T) {
 		t.Errorf("response X-App = %q, want %q", got, "kept")
 	}
 }
+
+// Headers the gateway set before proxying (request id, rate-limit state)
+// win over the deployment's copies, so none arrives twice; Vary lists are
+// merged, and cookies are all kept.
+func TestGatewaySetHeadersWinOverUpstreamCopies(t *testing.T) {
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Request-Id", "from-the-app")
+		h.Set("X-RateLimit-Limit", "5")
+		h.Set("Vary", "Accept-Encoding, origin")
+		h.Add("Set-Cookie", "a=1")
+		h.Set("X-App", "kept")
+	})
+	g := newGateway(t, Config{}, gatewayOptions{upstreams: map[string]string{"dep-1": up.URL}})
+	g.Config.Handler = func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-RateLimit-Limit", "100")
+			w.Header().Set("Vary", "Origin")
+			next.ServeHTTP(w, r)
+		})
+	}(g.Config.Handler)
+
+	resp, _ := do(t, newRequest(t, "GET", g.url("dep-1", "/"), nil))
+	for k, want := range map[string]string{"X-RateLimit-Limit": "100", "Vary": "Origin, Accept-Encoding",
+		"X-App": "kept", "Set-Cookie": "a=1; Path=/api/gateway/user-1/dep-1"} {
+		if got := resp.Header.Values(k); len(got) != 1 || got[0] != want {
+			t.Errorf("%s = %q, want exactly %q", k, got, want)
+		}
+	}
+	if got := resp.Header.Values("X-Request-Id"); len(got) != 1 || got[0] == "from-the-app" {
+		t.Errorf("X-Request-Id = %q, want the gateway's id once", got)
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/mcphub/apigateway/auth"
 	"github.com/mcphub/apigateway/gateway"
+	"github.com/mcphub/apigateway/limit"
 )
 
 // The names the hub and the gateway share.
@@ -31,6 +32,10 @@ type options struct {
 
 	// SessionTTL is how long a login lasts. Zero means 12 hours.
 	SessionTTL time.Duration
+
+	// Limits is the gateway's rate-limit configuration. The zero value
+	// means the limit package's defaults, counted in memory.
+	Limits limit.Config
 }
 
 // A hub is the demo platform: its own pages (home, login, logout), the
@@ -64,7 +69,7 @@ func newHub(ctx context.Context, opts options) (*hub, error) {
 		apps.Close()
 		return nil, err
 	}
-	if h.handler, err = h.routes(sec, ttl, logger); err != nil {
+	if h.handler, err = h.routes(sec, ttl, opts.Limits, logger); err != nil {
 		apps.Close()
 		return nil, err
 	}
@@ -72,7 +77,8 @@ func newHub(ctx context.Context, opts options) (*hub, error) {
 }
 
 // routes wires the verifiers, the gateway and the hub's own pages.
-func (h *hub) routes(sec secrets, ttl time.Duration, logger *slog.Logger) (http.Handler, error) {
+func (h *hub) routes(sec secrets, ttl time.Duration, limits limit.Config,
+	logger *slog.Logger) (http.Handler, error) {
 	cookies := sessions.NewCookieStore(sec.hashKey, sec.blockKey)
 	cookies.MaxAge(int(ttl / time.Second))
 	cookies.Options.Path = "/"
@@ -98,6 +104,7 @@ func (h *hub) routes(sec secrets, ttl time.Duration, logger *slog.Logger) (http.
 		Deployments:   h.store,
 		SessionCookie: sessionCookie,
 		LoginURL:      loginPath,
+		Limits:        limits,
 		Logger:        logger,
 	})
 	if err != nil {

@@ -17,6 +17,11 @@
 // know them in advance. Anyone who knows the seed knows the credentials: use
 // it for demos and tests only. Logs are JSON on stderr.
 //
+// The gateway rate-limits each user (-user-rate, default 1200-M: 1200 a
+// minute) and each deployment (-deployment-rate, default 2400-M), in ulule's
+// N-S|M|H|D format. Counters live in memory; -redis-url redis://HOST:PORT/DB
+// shares them between hubs started with the same URL.
+//
 // API and MCP clients send a token:
 //
 //	curl -H "Authorization: Bearer $TOKEN" \
@@ -87,6 +92,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	addr := flags.String("addr", "127.0.0.1:8080", "listen on `HOST:PORT`")
 	seed := flags.String("demo-seed", "",
 		"derive demo tokens, password and session keys from `STRING` (demos and tests only)")
+	userRate := flags.String("user-rate", defaultUserRate,
+		"rate limit per user across their deployments, as `N-S|M|H|D` (\"unlimited\" lifts it)")
+	deploymentRate := flags.String("deployment-rate", defaultDeploymentRate,
+		"rate limit per deployment across its callers, as `N-S|M|H|D`")
+	redisURL := flags.String("redis-url", "",
+		"share rate-limit counters through the Redis at `URL` (redis://HOST:PORT/DB); empty counts in memory")
 	if err := flags.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -99,13 +110,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errUsage
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+	limits, closeLimits, err := limitConfig(*userRate, *deploymentRate, *redisURL)
+	if err != nil {
+		fmt.Fprintln(stderr, "hub:", err)
+		flags.Usage()
+		return errUsage
+	}
+	defer closeLimits()
 
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
 	}
-	h, err := newHub(ctx, options{Seed: *seed, Logger: logger})
+	h, err := newHub(ctx, options{Seed: *seed, Logger: logger, Limits: limits})
 	if err != nil {
 		ln.Close()
 		return err

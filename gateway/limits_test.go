@@ -1,0 +1,203 @@
+package gateway_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/mcphub/apigateway/gateway"
+	"github.com/mcphub/apigateway/limit"
+)
+
+func TestUserBurstIsLimitedWithoutAffectingOthers(t *testing.T) {
+	f := newFixture(t, gateway.Config{Limits: limit.Config{
+		PerUser:       limit.Rate{Limit: 3, Period: time.Minute},
+		PerDeployment: limit.Rate{Limit: 100, Period: time.Minute},
+	}})
+	for i := range 3 {
+		resp, _ := f.get(t, "/api/gateway/user-1/dep-1/", tokenUser1)
+		if resp.StatusCode != 200 {
+			t.Fatalf("request %d: status = %d, want 200", i+1, resp.StatusCode)
+		}
+		if got, want := resp.Header.Get("X-RateLimit-Remaining"), strconv.Itoa(2-i); got != want {
+			t.Errorf("request %d: X-RateLimit-Remaining = %q, want %q", i+1, got, want)
+		}
+	}
+	resp, body := f.get(t, "/api/gateway/user-1/dep-1/", tokenUser1)
+	if resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("4th request: status = %d, want 429", resp.StatusCode)
+	}
+	decodeProblem(t, resp, body)
+	retry, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+	if err != nil || retry < 1 || retry > 60 {
+		t.Errorf("Retry-After = %q, want 1..60 seconds", resp.Header.Get("Retry-After"))
+	}
+	if got := resp.Header.Get("X-RateLimit-Reset"); got != resp.Header.Get("Retry-After") {
+		t.Errorf("X-RateLimit-Reset = %q, want it equal to Retry-After %q", got, resp.Header.Get("Retry-After"))
+	}
+	for _, h := range []string{"RateLimit", "RateLimit-Policy", "X-RateLimit-Limit"} {
+		if len(resp.Header.Values(h)) != 1 {
+			t.Errorf("%s = %q, want one value", h, resp.Header.Values(h))
+		}
+	}
+	if n := f.dep1.hits.Load(); n != 3 {
+		t.Errorf("upstream saw %d requests, want 3: a refused request must not reach it", n)
+	}
+
+	if resp, _ := f.get(t, "/api/gateway/user-2/dep-2/", tokenUser2); resp.StatusCode != 200 {
+		t.Errorf("user-2 after user-1's burst: status = %d, want 200", resp.StatusCode)
+	}
+}
+
+// Callers who fail authentication or ownership cannot spend the budget of
+// the user or deployment they name: counters are charged only after both
+// checks pass.
+func TestRefusedCallersDoNotSpendTheVictimsBudget(t *testing.T) {
+	f := newFixture(t, gateway.Config{Limits: limit.Config{
+		PerUser:       limit.Rate{Limit: 2, Period: time.Minute},
+		PerDeployment: limit.Rate{Limit: 2, Period: time.Minute},
+	}})
+	for range 10 {
+		f.get(t, "/api/gateway/user-1/dep-1/", "")
+		f.get(t, "/api/gateway/user-1/dep-1/", "wrong")
+		f.get(t, "/api/gateway/user-1/dep-1/", tokenUser2)
+	}
+	if resp, _ := f.get(t, "/api/gateway/user-1/dep-1/", tokenUser1); resp.StatusCode != 200 {
+		t.Errorf("owner after the flood: status = %d, want 200", resp.StatusCode)
+	}
+}
+
+func TestDeploymentRateOverridesTheDefault(t *testing.T) {
+	f := newFixture(t, gateway.Config{Limits: limit.Config{
+		PerUser:       limit.Rate{Limit: 100, Period: time.Minute},
+		PerDeployment: limit.Rate{Limit: 100, Period: time.Minute},
+	}})
+	d, _ := f.store.Deployment(context.Background(), "dep-1")
+	d.Rate = limit.Rate{Limit: 1, Period: time.Minute}
+	f.store.set(d)
+
+	f.get(t, "/api/gateway/user-1/dep-1/", tokenUser1)
+	if resp, _ := f.get(t, "/api/gateway/user-1/dep-1/", tokenUser1); resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("second request under a rate of 1: status = %d, want 429", resp.StatusCode)
+	}
+}
+
+func TestClientIPLimitRunsBeforeAuthentication(t *testing.T) {
+	f := newFixture(t, gateway.Config{Limits: limit.Config{
+		PerClientIP: limit.Rate{Limit: 3, Period: time.Minute},
+	}})
+	var last int
+	for range 4 {
+		resp, _ := f.get(t, "/api/gateway/user-1/dep-1/", "wrong")
+		last = resp.StatusCode
+	}
+	if last != http.StatusTooManyRequests {
+		t.Errorf("4th request with bad credentials from one address: status = %d, want 429", last)
+	}
+}
+
+func TestLimitStoreOutageFailsClosedWith503(t *testing.T) {
+	mr := miniredis.RunT(t)
+	client := redis.NewClient(&redis.Options{Addr: mr.Addr(), ContextTimeoutEnabled: true, MaxRetries: -1})
+	t.Cleanup(func() { client.Close() })
+	store, err := limit.NewRedisStore(client, "gw-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, gateway.Config{Limits: limit.Config{Store: store}})
+	if resp, _ := f.get(t, "/api/gateway/user-1/dep-1/", tokenUser1); resp.StatusCode != 200 {
+		t.Fatalf("with Redis up: status = %d, want 200", resp.StatusCode)
+	}
+	mr.Close()
+	resp, body := f.get(t, "/api/gateway/user-1/dep-1/", tokenUser1)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("with Redis down: status = %d, Retry-After %q; want 503 with Retry-After",
+			resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	decodeProblem(t, resp, body)
+}
+
+// Two gateway replicas sharing one Redis enforce one combined limit per
+// user.
+func TestReplicasShareOneLimitThroughRedis(t *testing.T) {
+	for name, client := range map[string]*redis.Client{
+		"miniredis": miniredisClient(t),
+		"redis":     realRedisClient(t),
+	} {
+		if client == nil {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			prefix := fmt.Sprintf("gw-test-%d", time.Now().UnixNano())
+			newReplica := func() *fixture {
+				store, err := limit.NewRedisStore(client, prefix)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return newFixture(t, gateway.Config{Limits: limit.Config{
+					Store:         store,
+					PerUser:       limit.Rate{Limit: 4, Period: time.Minute},
+					PerDeployment: limit.Rate{Limit: 100, Period: time.Minute},
+				}})
+			}
+			a, b := newReplica(), newReplica()
+
+			var passed, limited int
+			for i := range 8 {
+				replica := a
+				if i%2 == 1 {
+					replica = b
+				}
+				resp, _ := replica.get(t, "/api/gateway/user-1/dep-1/", tokenUser1)
+				switch resp.StatusCode {
+				case 200:
+					passed++
+				case http.StatusTooManyRequests:
+					limited++
+				default:
+					t.Errorf("request %d: status = %d", i+1, resp.StatusCode)
+				}
+			}
+			if passed != 4 || limited != 4 {
+				t.Errorf("across two replicas: %d passed and %d limited, want 4 and 4", passed, limited)
+			}
+		})
+	}
+}
+
+func miniredisClient(t *testing.T) *redis.Client {
+	mr := miniredis.RunT(t)
+	c := redis.NewClient(&redis.Options{Addr: mr.Addr(), ContextTimeoutEnabled: true})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// realRedisClient returns a client of the server named by
+// APIGATEWAY_REDIS_URL, nil when it is unset outside CI; in CI (CI=true)
+// a missing server fails the test instead of skipping it.
+func realRedisClient(t *testing.T) *redis.Client {
+	t.Helper()
+	url := os.Getenv("APIGATEWAY_REDIS_URL")
+	if url == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("APIGATEWAY_REDIS_URL is not set; CI must run against a real redis-server")
+		}
+		t.Log("APIGATEWAY_REDIS_URL is not set; skipping the real Redis case")
+		return nil
+	}
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatalf("APIGATEWAY_REDIS_URL: %v", err)
+	}
+	opt.ContextTimeoutEnabled = true
+	c := redis.NewClient(opt)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
