@@ -56,6 +56,10 @@ type Config struct {
 	// are believed. Empty means the client is whoever connected.
 	TrustedProxies []netip.Prefix
 
+	// CORS is the policy for browsers calling deployments from other
+	// origins. The zero value allows none but those deployments list.
+	CORS CORSConfig
+
 	// Limits configures rate limiting: one counter per user across their
 	// deployments and one per deployment across its callers, charged only
 	// after authentication and the ownership check pass. The zero value

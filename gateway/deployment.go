@@ -35,6 +35,11 @@ type Deployment struct {
 	// this deployment; limit.Unlimited lifts it. The zero value means the
 	// gateway's default.
 	Rate limit.Rate
+
+	// CORSOrigins are origins, besides Config.CORS.AllowedOrigins, that
+	// browsers may call this deployment from with credentials, in the same
+	// form. Entries that form would refuse are ignored.
+	CORSOrigins []string
 }
 
 // ErrDeploymentNotFound is returned by a [DeploymentStore] for an id it

@@ -49,6 +49,8 @@ func (e *NotRunningError) Is(target error) bool { return target == ErrNotRunning
 //   - a path that names no deployment, a missing deployment and another
 //     user's deployment alike: 404;
 //   - missing or invalid credentials: 401 (WWW-Authenticate is set by then);
+//   - a cookie-authenticated WebSocket handshake or state-changing request
+//     from an origin that is not allowed: 403;
 //   - a deployment that is not running: 503 with Retry-After;
 //   - a rate limit used up: 429 with Retry-After; the limit store failing
 //     (when limits fail closed): 503;
@@ -80,6 +82,9 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, proxy.ErrUpstreamUnreachable), errors.Is(err, proxy.ErrUpstreamTimeout),
 		errors.Is(err, proxy.ErrClientGone):
 		proxy.WriteError(w, r, err)
+	case errors.Is(err, ErrCrossOrigin):
+		problem.Write(w, r, problem.Forbidden.With(
+			"This request carries the session cookie but comes from an origin the deployment does not allow."))
 	case errors.Is(err, limit.ErrLimited), errors.Is(err, limit.ErrStoreUnavailable):
 		limit.WriteError(w, r, err)
 	case errors.Is(err, auth.ErrUnavailable):

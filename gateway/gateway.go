@@ -30,6 +30,8 @@ type Gateway struct {
 	errorHandler func(w http.ResponseWriter, r *http.Request, err error)
 	lookup       *lookup
 	retryAfter   time.Duration
+	origins      originSet                // allowed for every deployment
+	trusted      func(*http.Request) bool // peer is a trusted proxy
 	handler      http.Handler
 }
 
@@ -91,6 +93,7 @@ func New(cfg Config) (*Gateway, error) {
 		})
 	}
 	trusted := clientip.Trusted(cfg.TrustedProxies)
+	g.trusted = trusted
 	upstream, err := proxy.New(proxy.Config{
 		Transport:      transport,
 		SessionCookie:  cfg.SessionCookie,
@@ -110,7 +113,12 @@ func New(cfg Config) (*Gateway, error) {
 		return nil, err
 	}
 
-	chain := alice.New(requestid.Middleware(trusted), headers.Handler, g.recover)
+	corsHandler, err := g.newCORS(cfg.CORS)
+	if err != nil {
+		return nil, err
+	}
+
+	chain := alice.New(requestid.Middleware(trusted), headers.Handler, g.recover, corsHandler)
 	if cfg.Limits.PerClientIP != (limit.Rate{}) {
 		chain = chain.Append(limits.ClientIPHandler)
 	}
@@ -270,6 +278,9 @@ func (g *Gateway) authorize(next http.Handler) http.Handler {
 		case d.Status != StatusRunning:
 			g.errorHandler(w, r, &NotRunningError{
 				DeploymentID: d.ID, Status: d.Status, RetryAfter: g.retryAfter})
+			return
+		case id.Credential == auth.CredentialCookie && needsOriginCheck(r) && !g.originAllowed(r, &d):
+			g.errorHandler(w, r, ErrCrossOrigin)
 			return
 		}
 

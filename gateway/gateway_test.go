@@ -143,12 +143,18 @@ func newFixture(t *testing.T, cfg gateway.Config) *fixture {
 // normalise, and returns the response.
 func (f *fixture) rawGet(t *testing.T, path string, headers ...string) *http.Response {
 	t.Helper()
+	return f.raw(t, "GET", path, headers...)
+}
+
+// raw sends a request with method and path exactly as given.
+func (f *fixture) raw(t *testing.T, method, path string, headers ...string) *http.Response {
+	t.Helper()
 	conn, err := net.Dial("tcp", f.srv.Listener.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	req := "GET " + path + " HTTP/1.1\r\nHost: platform.example.test\r\n"
+	req := method + " " + path + " HTTP/1.1\r\nHost: " + f.srv.Listener.Addr().String() + "\r\n"
 	for _, h := range headers {
 		req += h + "\r\n"
 	}

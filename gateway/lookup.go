@@ -20,6 +20,7 @@ const notFoundTTL = time.Second
 type resolved struct {
 	Deployment
 	upstream *url.URL
+	origins  originSet
 	found    bool
 }
 
@@ -86,7 +87,11 @@ func (l *lookup) fetch(ctx context.Context, id string) (resolved, error) {
 		return resolved{}, fmt.Errorf("%w: deployment %s has upstream URL %q",
 			ErrBadUpstream, id, d.UpstreamURL)
 	}
-	return resolved{Deployment: d, upstream: u, found: true}, nil
+	res := resolved{Deployment: d, upstream: u, found: true}
+	for _, o := range d.CORSOrigins {
+		res.origins.add(o) // a bad entry is skipped, as documented
+	}
+	return res, nil
 }
 
 func (l *lookup) forget(id string) {

@@ -36,6 +36,10 @@ type options struct {
 	// Limits is the gateway's rate-limit configuration. The zero value
 	// means the limit package's defaults, counted in memory.
 	Limits limit.Config
+
+	// CORSOrigins are the origins browsers may call deployments from.
+	// Empty means none.
+	CORSOrigins []string
 }
 
 // A hub is the demo platform: its own pages (home, login, logout), the
@@ -69,7 +73,7 @@ func newHub(ctx context.Context, opts options) (*hub, error) {
 		apps.Close()
 		return nil, err
 	}
-	if h.handler, err = h.routes(sec, ttl, opts.Limits, logger); err != nil {
+	if h.handler, err = h.routes(sec, ttl, opts, logger); err != nil {
 		apps.Close()
 		return nil, err
 	}
@@ -77,7 +81,7 @@ func newHub(ctx context.Context, opts options) (*hub, error) {
 }
 
 // routes wires the verifiers, the gateway and the hub's own pages.
-func (h *hub) routes(sec secrets, ttl time.Duration, limits limit.Config,
+func (h *hub) routes(sec secrets, ttl time.Duration, opts options,
 	logger *slog.Logger) (http.Handler, error) {
 	cookies := sessions.NewCookieStore(sec.hashKey, sec.blockKey)
 	cookies.MaxAge(int(ttl / time.Second))
@@ -104,7 +108,8 @@ func (h *hub) routes(sec secrets, ttl time.Duration, limits limit.Config,
 		Deployments:   h.store,
 		SessionCookie: sessionCookie,
 		LoginURL:      loginPath,
-		Limits:        limits,
+		Limits:        opts.Limits,
+		CORS:          gateway.CORSConfig{AllowedOrigins: opts.CORSOrigins},
 		Logger:        logger,
 	})
 	if err != nil {

@@ -20,7 +20,9 @@
 // The gateway rate-limits each user (-user-rate, default 1200-M: 1200 a
 // minute) and each deployment (-deployment-rate, default 2400-M), in ulule's
 // N-S|M|H|D format. Counters live in memory; -redis-url redis://HOST:PORT/DB
-// shares them between hubs started with the same URL.
+// shares them between hubs started with the same URL. Browsers may call
+// deployments from the origins in -cors-origins (comma-separated, default
+// http://localhost:5173, a Vite dev server).
 //
 // API and MCP clients send a token:
 //
@@ -56,6 +58,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -98,6 +101,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"rate limit per deployment across its callers, as `N-S|M|H|D`")
 	redisURL := flags.String("redis-url", "",
 		"share rate-limit counters through the Redis at `URL` (redis://HOST:PORT/DB); empty counts in memory")
+	corsOrigins := flags.String("cors-origins", "http://localhost:5173",
+		"comma-separated `ORIGINS` browsers may call deployments from (empty: none)")
 	if err := flags.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -123,7 +128,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
 	}
-	h, err := newHub(ctx, options{Seed: *seed, Logger: logger, Limits: limits})
+	h, err := newHub(ctx, options{Seed: *seed, Logger: logger, Limits: limits,
+		CORSOrigins: splitList(*corsOrigins)})
 	if err != nil {
 		ln.Close()
 		return err
@@ -175,4 +181,15 @@ func serve(ctx context.Context, srv *http.Server, ln net.Listener, logger *slog.
 	<-served
 	logger.Info("hub stopped serving")
 	return nil
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for item := range strings.SplitSeq(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }

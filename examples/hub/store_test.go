@@ -18,7 +18,7 @@ func TestMemoryStore(t *testing.T) {
 	}
 
 	got, err := s.Deployment(t.Context(), "a-1")
-	if err != nil || got != a.Deployment {
+	if err != nil || !cmp.Equal(got, a.Deployment) {
 		t.Errorf("Deployment(a-1) = %+v, %v; want %+v", got, err, a.Deployment)
 	}
 	if _, err := s.Deployment(t.Context(), "c-1"); !errors.Is(err, gateway.ErrDeploymentNotFound) {

@@ -1,0 +1,252 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/rs/cors"
+
+	"github.com/mcphub/apigateway/limit"
+	"github.com/mcphub/apigateway/proxy"
+)
+
+// CORSConfig configures the gateway's CORS policy. The gateway is the one
+// CORS authority for deployments: CORS headers a deployment sends are
+// dropped. Requests may carry credentials (the session cookie), so an
+// allowed origin is echoed, never "*". The zero value allows no
+// cross-origin callers except those a deployment lists itself.
+type CORSConfig struct {
+	// AllowedOrigins lists the origins browsers may call every deployment
+	// from, as scheme://host[:port]. A leading "*." in the host allows its
+	// subdomains ("https://*.example.com", not example.com itself). "*",
+	// "null", paths and other patterns are refused by [New]. Each
+	// [Deployment] may add its own through CORSOrigins.
+	AllowedOrigins []string
+
+	// AllowedHeaders are request headers allowed besides Authorization,
+	// Content-Type, Accept, Mcp-Session-Id, Mcp-Protocol-Version,
+	// Mcp-Method, Mcp-Name, Last-Event-ID and X-Requested-With.
+	AllowedHeaders []string
+
+	// ExposedHeaders are response headers exposed to scripts besides
+	// Mcp-Session-Id, Mcp-Protocol-Version, WWW-Authenticate, Retry-After,
+	// X-Request-Id and the rate-limit headers.
+	ExposedHeaders []string
+
+	// MaxAge is how long browsers may cache a preflight's answer. Zero
+	// means 10 minutes.
+	MaxAge time.Duration
+
+	// AllowPrivateNetwork answers Private Network Access preflights
+	// (Access-Control-Request-Private-Network) positively. False leaves
+	// them unanswered, so browsers refuse.
+	AllowPrivateNetwork bool
+}
+
+// corsMethods are the methods cross-origin callers may use: all that web
+// apps and MCP clients need (MCP ends sessions with DELETE).
+var corsMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"}
+
+var corsAllowedHeaders = []string{
+	"Authorization", "Content-Type", "Accept", "Mcp-Session-Id", "Mcp-Protocol-Version",
+	"Mcp-Method", "Mcp-Name", "Last-Event-ID", "X-Requested-With",
+}
+
+// An originSet matches Origin header values against allowed origins.
+type originSet struct {
+	exact    map[string]bool
+	suffixes []originSuffix // from "*." patterns
+}
+
+type originSuffix struct {
+	scheme string
+	suffix string // ".example.com" or ".example.com:8443"
+}
+
+// parseOrigins builds the set of patterns, or says which one is refused
+// and why.
+func parseOrigins(patterns []string) (originSet, error) {
+	var s originSet
+	for _, p := range patterns {
+		if err := s.add(p); err != nil {
+			return originSet{}, err
+		}
+	}
+	return s, nil
+}
+
+func (s *originSet) add(pattern string) error {
+	p := strings.ToLower(strings.TrimSpace(pattern))
+	if p == "*" || p == "null" {
+		return fmt.Errorf("origin %q would hand credentialed responses to any site", pattern)
+	}
+	scheme, host, ok := strings.Cut(p, "://")
+	if !ok || (scheme != "http" && scheme != "https") || host == "" {
+		return fmt.Errorf("origin %q is not http(s)://host[:port]", pattern)
+	}
+	if strings.ContainsAny(host, "/?#@\\ ") {
+		return fmt.Errorf("origin %q must not have a path, query or user", pattern)
+	}
+	wildcard := strings.HasPrefix(host, "*.")
+	rest := strings.TrimPrefix(host, "*.")
+	if strings.Contains(rest, "*") {
+		return fmt.Errorf("origin %q: only a leading \"*.\" is allowed", pattern)
+	}
+	if _, err := url.Parse(scheme + "://" + rest); err != nil {
+		return fmt.Errorf("origin %q: %v", pattern, err)
+	}
+	if !wildcard {
+		if s.exact == nil {
+			s.exact = make(map[string]bool)
+		}
+		s.exact[scheme+"://"+rest] = true
+		return nil
+	}
+	name, _, _ := strings.Cut(rest, ":")
+	if !strings.Contains(name, ".") {
+		return fmt.Errorf("origin %q: a wildcard must leave at least two labels (*.example.com)", pattern)
+	}
+	s.suffixes = append(s.suffixes, originSuffix{scheme: scheme, suffix: "." + rest})
+	return nil
+}
+
+// match reports whether origin, an Origin header value, is allowed.
+func (s *originSet) match(origin string) bool {
+	if len(s.exact) == 0 && len(s.suffixes) == 0 {
+		return false
+	}
+	o := strings.ToLower(origin)
+	if s.exact[o] {
+		return true
+	}
+	scheme, host, ok := strings.Cut(o, "://")
+	if !ok {
+		return false
+	}
+	for _, w := range s.suffixes {
+		label, found := strings.CutSuffix(host, w.suffix)
+		if found && scheme == w.scheme && label != "" && !strings.ContainsAny(label, ".:/") {
+			return true
+		}
+	}
+	return false
+}
+
+// newCORS builds the CORS middleware. It runs before routing and
+// authentication: preflights carry no credentials, and are answered here
+// without touching limits, the deployment or its upstream.
+func (g *Gateway) newCORS(cfg CORSConfig) (func(http.Handler) http.Handler, error) {
+	origins, err := parseOrigins(cfg.AllowedOrigins)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: Config.CORS.AllowedOrigins: %w", err)
+	}
+	g.origins = origins
+
+	maxAge := cfg.MaxAge
+	if maxAge == 0 {
+		maxAge = 10 * time.Minute
+	}
+	exposed := append([]string{"Mcp-Session-Id", "Mcp-Protocol-Version", "WWW-Authenticate",
+		"Retry-After", proxy.HeaderRequestID}, limit.ExposedHeaders()...)
+	c := cors.New(cors.Options{
+		AllowOriginVaryRequestFunc: g.corsAllows,
+		AllowedMethods:             corsMethods,
+		AllowedHeaders:             append(append([]string(nil), corsAllowedHeaders...), cfg.AllowedHeaders...),
+		ExposedHeaders:             append(dedupe(exposed), cfg.ExposedHeaders...),
+		MaxAge:                     int(maxAge / time.Second),
+		AllowCredentials:           true,
+		AllowPrivateNetwork:        cfg.AllowPrivateNetwork,
+	})
+	return c.Handler, nil
+}
+
+// corsAllows is the CORS origin check: an origin allowed for every
+// deployment, or one the addressed deployment lists. Answering the latter
+// means looking the deployment up before authentication (through the
+// cache), since preflights carry no credentials.
+func (g *Gateway) corsAllows(r *http.Request, origin string) (bool, []string) {
+	if origin == "" {
+		return false, nil
+	}
+	if g.origins.match(origin) {
+		return true, nil
+	}
+	rt, err := parseRoute(g.prefix, r.URL.EscapedPath())
+	if err != nil {
+		return false, nil
+	}
+	d, err := g.lookup.deployment(r.Context(), rt.deploymentID)
+	if err != nil || !d.found || d.OwnerID != rt.userID {
+		return false, nil
+	}
+	return d.origins.match(origin), nil
+}
+
+// sameOrigin reports whether origin is the origin r was sent to: a page
+// of the platform itself.
+func sameOrigin(r *http.Request, origin string, trustedProto bool) bool {
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" || !strings.EqualFold(u.Host, r.Host) {
+		return false
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	} else if trustedProto {
+		if p := r.Header.Get("X-Forwarded-Proto"); p == "https" || p == "http" {
+			scheme = p
+		}
+	}
+	return strings.EqualFold(u.Scheme, scheme)
+}
+
+func dedupe(names []string) []string {
+	seen := make(map[string]bool, len(names))
+	out := names[:0]
+	for _, n := range names {
+		if k := http.CanonicalHeaderKey(n); !seen[k] {
+			seen[k] = true
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// ErrCrossOrigin refuses a WebSocket handshake or a state-changing request
+// that a browser sent with the platform's session cookie from an origin the
+// deployment does not allow: cross-site WebSocket hijacking or request
+// forgery. Answered 403.
+var ErrCrossOrigin = errors.New("gateway: cross-origin request with the session cookie refused")
+
+// needsOriginCheck reports whether r, if it came with the ambient session
+// cookie, could act for the user on another site's behalf: a WebSocket
+// handshake (not covered by CORS at all) or a method that changes state.
+func needsOriginCheck(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+	}
+	return true
+}
+
+// originAllowed decides the origin check. Browsers send Origin on every
+// WebSocket handshake and cross-origin state-changing request, so a request
+// without one comes from a non-browser client, which cannot ride on a
+// user's cookie, and is allowed, unless fetch metadata says it is
+// cross-site. Otherwise the origin must be the platform's own or one CORS
+// allows for the deployment; "null" never is.
+func (g *Gateway) originAllowed(r *http.Request, d *resolved) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		site := r.Header.Get("Sec-Fetch-Site")
+		return site == "" || site == "same-origin" || site == "none"
+	}
+	if sameOrigin(r, origin, g.trusted != nil && g.trusted(r)) {
+		return true
+	}
+	return g.origins.match(origin) || d.origins.match(origin)
+}
