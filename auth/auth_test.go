@@ -219,10 +219,14 @@ func TestCookieVerifierHonoursStoreMaxAge(t *testing.T) {
 	}
 }
 
-func TestFirstOfStopsAtTheFirstVerifierThatRecognisesItsCredentials(t *testing.T) {
+func TestFirstOfAnswersWithTheFirstValidCredential(t *testing.T) {
 	cookieUser := auth.VerifierFunc(func(r *http.Request) (auth.Identity, error) {
-		if _, err := r.Cookie("s"); err != nil {
+		c, err := r.Cookie("s")
+		if err != nil {
 			return auth.Identity{}, auth.ErrNoCredentials
+		}
+		if c.Value == "stale" {
+			return auth.Identity{}, auth.ErrUnauthenticated
 		}
 		return auth.Identity{UserID: "cookie-user", Credential: auth.CredentialCookie}, nil
 	})
@@ -230,22 +234,25 @@ func TestFirstOfStopsAtTheFirstVerifierThatRecognisesItsCredentials(t *testing.T
 
 	tests := []struct {
 		name    string
-		cookie  bool
+		cookie  string
 		authz   string
 		want    string
 		wantErr error
 	}{
-		{"cookie only", true, "", "cookie-user", nil},
-		{"bearer only", false, "Bearer T1", "user-1", nil},
-		{"cookie wins, app token left alone", true, "Bearer app-jwt-123", "cookie-user", nil},
-		{"bad bearer is refused, not skipped", false, "Bearer nope", "", auth.ErrUnauthenticated},
-		{"nothing", false, "", "", auth.ErrNoCredentials},
+		{"cookie only", "ok", "", "cookie-user", nil},
+		{"bearer only", "", "Bearer T1", "user-1", nil},
+		{"cookie wins, app token left alone", "ok", "Bearer app-jwt-123", "cookie-user", nil},
+		{"valid cookie and valid token: the first verifier wins", "ok", "Bearer T1", "cookie-user", nil},
+		{"stale cookie does not lock out a valid token", "stale", "Bearer T1", "user-1", nil},
+		{"stale cookie and bad token", "stale", "Bearer nope", "", auth.ErrUnauthenticated},
+		{"bad bearer is refused", "", "Bearer nope", "", auth.ErrUnauthenticated},
+		{"nothing", "", "", "", auth.ErrNoCredentials},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := httptest.NewRequest("GET", "/", nil)
-			if tt.cookie {
-				r.AddCookie(&http.Cookie{Name: "s", Value: "1"})
+			if tt.cookie != "" {
+				r.AddCookie(&http.Cookie{Name: "s", Value: tt.cookie})
 			}
 			if tt.authz != "" {
 				r.Header.Set("Authorization", tt.authz)
@@ -254,6 +261,9 @@ func TestFirstOfStopsAtTheFirstVerifierThatRecognisesItsCredentials(t *testing.T
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {
 					t.Fatalf("error = %v, want %v", err, tt.wantErr)
+				}
+				if tt.wantErr == auth.ErrUnauthenticated && errors.Is(err, auth.ErrNoCredentials) {
+					t.Fatalf("error = %v, want the invalid credential reported", err)
 				}
 				return
 			}

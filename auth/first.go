@@ -5,20 +5,30 @@ import (
 	"net/http"
 )
 
-// FirstOf returns a verifier that asks each of verifiers in turn and answers
-// with the first one that finds its credentials in the request, whether
-// they turn out valid or not: a request with a bad bearer token is refused
-// even if it also carries a good cookie. A request that none of them
-// recognises fails with [ErrNoCredentials].
+// FirstOf returns a verifier that asks each of verifiers in turn and
+// answers with the first identity one of them proves. A credential that is
+// present but invalid does not end the search: a browser's stale session
+// cookie does not lock out the valid bearer token sent with it, and the
+// order only decides which identity wins when several credentials are valid
+// (put the cookie verifier first, so that an application's own
+// Authorization header is not taken for the platform's). When none
+// succeeds, the error is the first verifier's that found credentials, or
+// [ErrNoCredentials] if none did.
 func FirstOf(verifiers ...SessionVerifier) SessionVerifier {
 	vs := append([]SessionVerifier(nil), verifiers...)
 	return VerifierFunc(func(r *http.Request) (Identity, error) {
+		var firstErr error
 		for _, v := range vs {
 			id, err := v.Verify(r)
-			if errors.Is(err, ErrNoCredentials) {
-				continue
+			if err == nil {
+				return id, nil
 			}
-			return id, err
+			if firstErr == nil && !errors.Is(err, ErrNoCredentials) {
+				firstErr = err
+			}
+		}
+		if firstErr != nil {
+			return Identity{}, firstErr
 		}
 		return Identity{}, ErrNoCredentials
 	})

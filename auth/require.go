@@ -104,7 +104,8 @@ func (a *Authenticator) refuse(w http.ResponseWriter, r *http.Request, err error
 		return
 	}
 	challenge := a.challenge
-	if !errors.Is(err, ErrNoCredentials) {
+	if _, tokenErr := BearerToken(r); !errors.Is(err, ErrNoCredentials) && !errors.Is(tokenErr, ErrNoCredentials) {
+		// A bearer token was sent and refused; RFC 6750 says so this way.
 		challenge += `, error="invalid_token"`
 	}
 	w.Header().Set("WWW-Authenticate", challenge)

@@ -15,6 +15,9 @@ import (
 // Errors the gateway passes to Config.ErrorHandler, besides those of the
 // auth and proxy packages.
 var (
+	// ErrMethodNotAllowed refuses TRACE and CONNECT. Answered 405.
+	ErrMethodNotAllowed = errors.New("gateway: method not allowed")
+
 	// ErrNotRunning is wrapped by a [*NotRunningError].
 	ErrNotRunning = errors.New("gateway: deployment not running")
 
@@ -48,6 +51,7 @@ func (e *NotRunningError) Is(target error) bool { return target == ErrNotRunning
 //
 //   - a path that names no deployment, a missing deployment and another
 //     user's deployment alike: 404;
+//   - TRACE or CONNECT: 405;
 //   - missing or invalid credentials: 401 (WWW-Authenticate is set by then);
 //   - a cookie-authenticated WebSocket handshake or state-changing request
 //     from an origin that is not allowed: 403;
@@ -67,7 +71,10 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, ErrDeploymentNotFound):
 		problem.Write(w, r, problem.NotFound.With("No deployment of yours is served at this path."))
 	case errors.As(err, &notRunning):
-		p := problem.NotRunning.With(fmt.Sprintf("The deployment is %s.", notRunning.Status))
+		p := problem.NotRunning.With("The deployment is not running.")
+		if s := notRunning.Status; s == StatusStopped || s == StatusStarting {
+			p.Detail = fmt.Sprintf("The deployment is %s.", s)
+		}
 		p.RetryAfter = notRunning.RetryAfter
 		problem.Write(w, r, p)
 	case errors.Is(err, ErrStoreUnavailable):
@@ -82,6 +89,9 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, proxy.ErrUpstreamUnreachable), errors.Is(err, proxy.ErrUpstreamTimeout),
 		errors.Is(err, proxy.ErrClientGone):
 		proxy.WriteError(w, r, err)
+	case errors.Is(err, ErrMethodNotAllowed):
+		w.Header().Set("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
+		problem.Write(w, r, problem.MethodNotAllowed.With("The gateway does not forward TRACE or CONNECT."))
 	case errors.Is(err, ErrCrossOrigin):
 		problem.Write(w, r, problem.Forbidden.With(
 			"This request carries the session cookie but comes from an origin the deployment does not allow."))

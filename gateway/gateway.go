@@ -30,6 +30,7 @@ type Gateway struct {
 	errorHandler func(w http.ResponseWriter, r *http.Request, err error)
 	lookup       *lookup
 	retryAfter   time.Duration
+	verifier     auth.SessionVerifier
 	origins      originSet                // allowed for every deployment
 	trusted      func(*http.Request) bool // peer is a trusted proxy
 	handler      http.Handler
@@ -59,6 +60,7 @@ func New(cfg Config) (*Gateway, error) {
 		prefix:       prefix,
 		logger:       cfg.Logger,
 		errorHandler: cfg.ErrorHandler,
+		verifier:     cfg.Verifier,
 		retryAfter:   orDefault(cfg.NotRunningRetryAfter, 10*time.Second),
 	}
 	if g.errorHandler == nil {
@@ -98,7 +100,7 @@ func New(cfg Config) (*Gateway, error) {
 		Transport:      transport,
 		SessionCookie:  cfg.SessionCookie,
 		TrustForwarded: trusted,
-		ErrorHandler:   g.errorHandler,
+		ErrorHandler:   g.upstreamFailed,
 		Logger:         cfg.Logger,
 	})
 	if err != nil {
@@ -226,8 +228,14 @@ func (g *Gateway) recover(next http.Handler) http.Handler {
 
 // route parses the path, answering 404 for one that names no deployment
 // and 308 to the slash form for a deployment's root without its slash.
+// TRACE and CONNECT are refused: a deployment has no use for them, and
+// TRACE would echo the request back to scripts.
 func (g *Gateway) route(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodTrace || r.Method == http.MethodConnect {
+			g.errorHandler(w, r, ErrMethodNotAllowed)
+			return
+		}
 		rt, err := parseRoute(g.prefix, r.URL.EscapedPath())
 		switch {
 		case errors.Is(err, errNeedsSlash):
@@ -290,7 +298,7 @@ func (g *Gateway) authorize(next http.Handler) http.Handler {
 			Path:               rt.rest,
 			UserID:             rt.userID,
 			DeploymentID:       rt.deploymentID,
-			StripAuthorization: id.Credential == auth.CredentialBearer,
+			StripAuthorization: g.carriesPlatformToken(r, id),
 		}
 		ctx := proxy.NewContext(r.Context(), target)
 		ctx = limit.NewContext(ctx, limit.Subject{UserID: rt.userID, DeploymentID: rt.deploymentID})
@@ -299,4 +307,45 @@ func (g *Gateway) authorize(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// carriesPlatformToken reports whether r's Authorization header holds a
+// credential of the platform, which must not reach the deployment. When
+// the bearer token authenticated the request, it does. When the session
+// cookie did, the header may be the application's own token, which must
+// pass, or a platform token sent along with the cookie, which must not: the
+// verifier is asked about the header alone, and only a token it refuses is
+// taken for the application's. A verifier that cannot decide counts as a
+// yes: a broken app request is better than a leaked platform token.
+func (g *Gateway) carriesPlatformToken(r *http.Request, id auth.Identity) bool {
+	switch {
+	case id.Credential == auth.CredentialBearer:
+		return true
+	case len(r.Header.Values("Authorization")) == 0:
+		return false
+	}
+	alone := r.Clone(r.Context())
+	alone.Header.Del("Cookie")
+	_, err := g.verifier.Verify(alone)
+	return !errors.Is(err, auth.ErrUnauthenticated)
+}
+
+// upstreamFailed logs a request the proxy could not complete, with its
+// request id, so the id in the problem response finds the cause, and then
+// answers it. A client that went away is routine and logged at debug level.
+func (g *Gateway) upstreamFailed(w http.ResponseWriter, r *http.Request, err error) {
+	if g.logger != nil {
+		level := slog.LevelWarn
+		if errors.Is(err, proxy.ErrClientGone) {
+			level = slog.LevelDebug
+		}
+		reqID, _ := requestid.FromContext(r.Context())
+		var deployment string
+		if t, ok := proxy.FromContext(r.Context()); ok {
+			deployment = t.DeploymentID
+		}
+		g.logger.Log(r.Context(), level, "gateway: upstream request failed",
+			"request_id", reqID, "deployment_id", deployment, "error", err)
+	}
+	g.errorHandler(w, r, err)
 }

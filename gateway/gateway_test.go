@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -552,7 +553,54 @@ func TestOnlyTheConsumedCredentialIsStripped(t *testing.T) {
 	if c := got.Header.Get("Cookie"); c != "app_pref=dark; csrftoken=xyz" {
 		t.Errorf("cookie request: upstream Cookie = %q, want the session cookie removed, the rest in order", c)
 	}
+
+	// A platform token riding along with the cookie is still the
+	// platform's, whoever it belongs to.
+	f.get(t, "/api/gateway/user-1/dep-1/whoami", "", "Cookie: gw_session=S1", "Authorization: Bearer "+tokenUser1)
+	if a := f.dep1.lastRequest().Header.Get("Authorization"); a != "" {
+		t.Errorf("cookie request with a platform token: upstream Authorization = %q, want it stripped", a)
+	}
 	if u := got.Header.Get("X-Gateway-User-Id"); u != "user-1" {
 		t.Errorf("upstream X-Gateway-User-Id = %q, want user-1", u)
 	}
 }
+
+func TestTraceAndConnectAreRefused(t *testing.T) {
+	f := newFixture(t, gateway.Config{})
+	for _, method := range []string{"TRACE", "CONNECT"} {
+		resp := f.raw(t, method, "/api/gateway/user-1/dep-1/", "Authorization: Bearer "+tokenUser1)
+		if resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Errorf("%s: status = %d, want 405", method, resp.StatusCode)
+		}
+	}
+	if n := f.dep1.hits.Load(); n != 0 {
+		t.Errorf("upstream saw %d requests, want 0", n)
+	}
+}
+
+func TestUpstreamFailuresAreLoggedWithTheRequestID(t *testing.T) {
+	var logs strings.Builder
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(p)
+	}), nil))
+	f := newFixture(t, gateway.Config{Logger: logger})
+	f.store.set(gateway.Deployment{ID: "dep-9", OwnerID: "user-1", Status: gateway.StatusRunning,
+		UpstreamURL: "http://127.0.0.1:1"})
+	resp, body := f.get(t, "/api/gateway/user-1/dep-9/", tokenUser1)
+	p := decodeProblem(t, resp, body)
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(logs.String(), p.RequestID) || !strings.Contains(logs.String(), "dep-9") {
+		t.Errorf("log %q does not name request %s and dep-9", logs.String(), p.RequestID)
+	}
+	if strings.Contains(logs.String(), "Bearer") {
+		t.Errorf("log contains the Authorization header: %s", logs.String())
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -92,7 +92,9 @@ func (h *hub) routes(sec secrets, ttl time.Duration, opts options,
 
 	// The cookie goes first: a signed-in browser's request that carries an
 	// app's own Authorization header must still be taken for the session.
-	byCookie, err := auth.NewCookieVerifier(auth.CookieConfig{Store: cookies, Name: sessionCookie})
+	revoked := newRevocations()
+	byCookie, err := auth.NewCookieVerifier(auth.CookieConfig{Store: cookies, Name: sessionCookie,
+		Check: revoked.check})
 	if err != nil {
 		return nil, fmt.Errorf("creating cookie verifier: %w", err)
 	}
@@ -120,6 +122,7 @@ func (h *hub) routes(sec secrets, ttl time.Duration, opts options,
 		store:    cookies,
 		password: sec.password,
 		ttl:      ttl,
+		revoked:  revoked,
 		logger:   logger,
 	}
 	home := &homeHandler{verifier: verifier, store: h.store}

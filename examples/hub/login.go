@@ -17,13 +17,15 @@ import (
 const maxFormBytes = 16 << 10
 
 // loginHandler signs demo users in and out with the gateway's session
-// cookie. Signing out removes the cookie from the browser; a copy of the
-// cookie taken earlier stays valid until its expires_at, since the cookie
-// store keeps no server-side record to revoke.
+// cookie. Each session has a random id; signing out revokes it, so a copy
+// of the cookie taken earlier stops working too. Revocations live in
+// memory: a restart forgets them (and, without -demo-seed, changes the
+// signing keys, which ends every session anyway).
 type loginHandler struct {
 	store    *sessions.CookieStore
 	password string
 	ttl      time.Duration
+	revoked  *revocations
 	logger   *slog.Logger
 }
 
@@ -80,6 +82,7 @@ func (l *loginHandler) signIn(w http.ResponseWriter, r *http.Request) {
 	s.Options = &opts
 	s.IsNew = true
 	s.Values["user_id"] = user
+	s.Values["sid"] = newSessionID()
 	s.Values["expires_at"] = time.Now().Add(l.ttl).Unix()
 	if err := l.store.Save(r, w, s); err != nil {
 		l.logger.Error("saving session", "err", err)
@@ -96,8 +99,15 @@ func (l *loginHandler) valid(user, password string) bool {
 	return ok && slices.Contains(demoUsers, user)
 }
 
-// signOut removes the session cookie and goes home.
+// signOut revokes the session, removes its cookie and goes home.
 func (l *loginHandler) signOut(w http.ResponseWriter, r *http.Request) {
+	if s, err := l.store.New(r, sessionCookie); err == nil && !s.IsNew {
+		sid, _ := s.Values["sid"].(string)
+		exp, _ := s.Values["expires_at"].(int64)
+		if sid != "" {
+			l.revoked.revoke(sid, time.Unix(exp, 0))
+		}
+	}
 	http.SetCookie(w, &http.Cookie{
 		Name:     sessionCookie,
 		Path:     "/",

@@ -87,6 +87,13 @@ func TestBrowserLogin(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("GET %s after logout: status %d, want 303 to the login page", page, resp.StatusCode)
 	}
+
+	// A copy of the cookie taken before signing out no longer works.
+	th.client.Jar = nil
+	resp, _ = th.get(t, page, http.Header{"Cookie": {c.Name + "=" + c.Value}, "Accept": {"application/json"}})
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET %s with the signed-out cookie: status %d, want 401", page, resp.StatusCode)
+	}
 }
 
 func TestLoginRefuses(t *testing.T) {

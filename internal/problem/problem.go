@@ -46,6 +46,8 @@ var (
 		Title: "Forbidden", Status: http.StatusForbidden}
 	NotFound = Problem{Type: TypeBase + "not-found",
 		Title: "Not found", Status: http.StatusNotFound}
+	MethodNotAllowed = Problem{Type: TypeBase + "method-not-allowed",
+		Title: "Method not allowed", Status: http.StatusMethodNotAllowed}
 	NotRunning = Problem{Type: TypeBase + "deployment-not-running",
 		Title: "Deployment not running", Status: http.StatusServiceUnavailable}
 	StoreUnavailable = Problem{Type: TypeBase + "deployment-store-unavailable",
