@@ -23,8 +23,8 @@ type Settings struct {
 	// FailureRatio applies. Zero means 10.
 	MinRequests int
 
-	// Window is the rolling period FailureRatio looks at; it moves in steps
-	// of a tenth of its length. Zero means 30s.
+	// Window is the rolling period FailureRatio looks at, at least 10ms; it
+	// moves in steps of a tenth of its length. Zero means 30s.
 	Window time.Duration
 
 	// ConsecutiveFailures trips the breaker after this many failures in a
@@ -55,6 +55,8 @@ const (
 
 	// maxCount bounds the counts that size a breaker's memory.
 	maxCount = 10_000
+	// minWindow keeps the window's tenths from rounding to nothing.
+	minWindow = 10 * time.Millisecond
 )
 
 // Config configures [Breakers]. The zero value works.
@@ -146,8 +148,8 @@ func (s Settings) validate() error {
 		return errors.New("FailureRatio and ConsecutiveFailures are both off: the breaker could never trip")
 	case s.MinRequests < 0:
 		return fmt.Errorf("MinRequests %d is negative", s.MinRequests)
-	case s.Window < 0:
-		return fmt.Errorf("Window %v is negative", s.Window)
+	case s.Window < minWindow:
+		return fmt.Errorf("Window %v is under %v", s.Window, minWindow)
 	case s.ConsecutiveFailures > maxCount:
 		return fmt.Errorf("ConsecutiveFailures %d is over %d", s.ConsecutiveFailures, maxCount)
 	case s.OpenDelay < 0:

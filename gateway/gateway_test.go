@@ -604,3 +604,49 @@ func TestUpstreamFailuresAreLoggedWithTheRequestID(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// A deployment that accepts connections and never answers is cut at the
+// header timeout with a 504, and does not hold up other deployments.
+func TestHangingDeploymentDoesNotStarveOthers(t *testing.T) {
+	f := newFixture(t, gateway.Config{UpstreamHeaderTimeout: 2 * time.Second})
+	hang := make(chan struct{})
+	hanging := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(hanging.Close)
+	t.Cleanup(func() { close(hang) })
+	f.store.set(gateway.Deployment{ID: "dep-h", OwnerID: "user-1", Status: gateway.StatusRunning,
+		UpstreamURL: hanging.URL})
+
+	var wg sync.WaitGroup
+	statuses := make(chan int, 200)
+	for range 200 {
+		wg.Go(func() {
+			req, _ := http.NewRequest("GET", f.srv.URL+"/api/gateway/user-1/dep-h/hang", nil)
+			req.Header.Set("Authorization", "Bearer "+tokenUser1)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			statuses <- resp.StatusCode
+		})
+	}
+	time.Sleep(50 * time.Millisecond)
+	start := time.Now()
+	resp, _ := f.get(t, "/api/gateway/user-2/dep-2/", tokenUser2)
+	if resp.StatusCode != 200 || time.Since(start) > time.Second {
+		t.Errorf("other deployment during the hang: %d after %v, want a prompt 200", resp.StatusCode, time.Since(start))
+	}
+	wg.Wait()
+	close(statuses)
+	for s := range statuses {
+		if s != http.StatusGatewayTimeout {
+			t.Fatalf("hanging request: status = %d, want 504", s)
+		}
+	}
+}
