@@ -72,13 +72,29 @@
 // configured. An optional per-client-address limit runs before
 // authentication.
 //
-// # Breakers and telemetry
+// # Circuit breakers
 //
-// A circuit breaker per deployment (package breaker) and OpenTelemetry
-// metrics, traces and access logs (package telemetry) are the next stages
-// of the same chain. They are not in this version of the module yet: today
-// the gateway trips no breakers and measures nothing beyond the request id
-// it puts on every response and log line.
+// Package breaker wraps the proxy's transport with one circuit breaker per
+// deployment, so it judges the upstream's answers and not the client's
+// behaviour: refused connections, timeouts and 502/503/504 count; 4xx and
+// clients that went away do not. An open breaker answers 503 with
+// Retry-After without contacting the deployment; after the delay, bounded
+// trial requests decide whether it closes.
+//
+// # CORS and origins
+//
+// The gateway is the one CORS authority (rs/cors, before authentication,
+// so preflights never touch credentials, limits or deployments); origins
+// are allowed globally and per deployment and echoed, never "*". A
+// cookie-authenticated WebSocket handshake or state-changing request from
+// an origin that is not allowed is refused.
+//
+// # Telemetry
+//
+// OpenTelemetry metrics, traces and access logs (package telemetry) are
+// the next stage of the chain and not in this version of the module yet:
+// today the gateway measures nothing beyond the request id it puts on
+// every response and log line.
 //
 // # Errors
 //

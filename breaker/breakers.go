@@ -22,7 +22,7 @@ type Breakers struct {
 	base      Settings
 	forKey    func(string) (Settings, bool)
 	isFailure func(*http.Response, error) bool
-	onChange  func(key string, from, to State)
+	notifier  *notifier // nil without Config.OnStateChange
 	logger    *slog.Logger
 	idle      time.Duration
 	cache     *otter.Cache[string, *entry]
@@ -47,7 +47,6 @@ func New(cfg Config) (*Breakers, error) {
 		base:      base,
 		forKey:    cfg.For,
 		isFailure: cfg.IsFailure,
-		onChange:  cfg.OnStateChange,
 		logger:    cfg.Logger,
 		idle:      orDefault(cfg.IdleTimeout, defaultIdleTimeout),
 	}
@@ -58,16 +57,20 @@ func New(cfg Config) (*Breakers, error) {
 		MaximumSize: orDefault(cfg.MaxBreakers, defaultMaxBreakers),
 		// An idle breaker lives at least as long as the state it holds
 		// means something: its window of results, or its open delay.
-		ExpiryCalculator: otter.ExpiryAccessingFunc(func(e otter.Entry[string, *entry]) time.Duration {
-			return e.Value.keep
-		}),
+		ExpiryCalculator: otter.ExpiryAccessingFunc(keep),
+		// Reading the precise time is a large part of a lookup; idle
+		// expiry needs no precision. The clock stops with the registry.
+		Clock:  otter.NewCoarseClock(clockResolution),
 		Logger: otterLogger{cfg.Logger},
 	}
-	if b.onChange != nil {
-		// Reset reports its own removals; this hears of evictions.
-		opts.OnDeletion = func(ev otter.DeletionEvent[string, *entry]) {
-			if ev.WasEvicted() {
-				ev.Value.remove()
+	if cfg.OnStateChange != nil {
+		n := &notifier{hook: cfg.OnStateChange}
+		b.notifier = n
+		// Within the deletion, so that the change is queued before a new
+		// breaker for the key can report anything.
+		opts.OnAtomicDeletion = func(ev otter.DeletionEvent[string, *entry]) {
+			if ev.Cause != otter.CauseReplacement && n.removed(ev.Value) && ev.WasEvicted() {
+				go n.deliver() // Reset delivers its own
 			}
 		}
 	}
@@ -78,6 +81,12 @@ func New(cfg Config) (*Breakers, error) {
 	b.cache = cache
 	return b, nil
 }
+
+// keep returns how long the registry keeps e's breaker while idle.
+func keep(e otter.Entry[string, *entry]) time.Duration { return e.Value.keep }
+
+// clockResolution is the precision of the registry's clock.
+const clockResolution = 100 * time.Millisecond
 
 // orDefault returns v, or def when v is zero.
 func orDefault[T int | time.Duration](v, def T) T {
@@ -105,8 +114,9 @@ func (b *Breakers) State(key string) State {
 // failures of the old instance say nothing about the new one. Requests
 // under way when Reset is called are not counted against the new breaker.
 func (b *Breakers) Reset(key string) {
-	if e, ok := b.cache.Invalidate(key); ok {
-		e.remove()
+	b.cache.Invalidate(key)
+	if b.notifier != nil {
+		b.notifier.deliver()
 	}
 }
 
@@ -124,7 +134,7 @@ func (b *Breakers) breaker(key string) *entry {
 	// Built outside the registry's locks, because For is the host's code;
 	// when two requests race, one breaker wins and the other is dropped
 	// before it counted anything.
-	e := newEntry(key, b.settingsFor(key), b.idle, b.onChange)
+	e := newEntry(key, b.settingsFor(key), b.idle, b.notifier)
 	e, _ = b.cache.SetIfAbsent(key, e)
 	return e
 }

@@ -69,14 +69,15 @@ type Config struct {
 	// key has none of its own. Zero fields of the result take their value
 	// from Default. It is called when a key's breaker is created, so new
 	// settings take effect after [Breakers.Reset]. Settings that New would
-	// refuse are replaced by Default and reported to Logger. For must not
-	// call methods of the Breakers. Nil means Default for every key.
+	// refuse are replaced by Default and reported to Logger. Nil means
+	// Default for every key.
 	For func(key string) (s Settings, ok bool)
 
 	// IsFailure reports whether an upstream's answer counts as a failure:
 	// resp and err are what the wrapped transport returned. It is not
-	// consulted for a request whose context was canceled or whose body
-	// could not be read; those never count. Nil means [DefaultIsFailure].
+	// consulted, and nothing counts, when the transport failed because the
+	// request's context was canceled or its body could not be read. Nil
+	// means [DefaultIsFailure].
 	IsFailure func(resp *http.Response, err error) bool
 
 	// MaxBreakers bounds how many breakers are kept; past it, the ones least
@@ -93,8 +94,10 @@ type Config struct {
 	// state, and when a breaker that is not closed is reset or dropped (a
 	// change to [Closed]: the next breaker for the key starts closed). For
 	// each key the changes arrive in order, each from the state the
-	// previous one went to. It runs on the goroutine of the request that
-	// caused the change, so it must be quick. Nil means no calls.
+	// previous one went to. Calls never overlap. They run on the goroutine
+	// of the request or Reset that caused the change (a breaker dropped by
+	// the registry is reported from a goroutine of its own), so they must
+	// be quick; they may call methods of the Breakers. Nil means no calls.
 	OnStateChange func(key string, from, to State)
 
 	// Logger receives a warning when For returns settings that are not
@@ -145,17 +148,19 @@ func (s Settings) validate() error {
 	case math.IsNaN(s.FailureRatio) || s.FailureRatio > 1:
 		return fmt.Errorf("FailureRatio %v is not at most 1", s.FailureRatio)
 	case !s.ratioOn() && !s.consecutiveOn():
-		return errors.New("FailureRatio and ConsecutiveFailures are both off: the breaker could never trip")
+		return errors.New("both FailureRatio and ConsecutiveFailures are off: " +
+			"the breaker could never trip")
 	case s.MinRequests < 0:
 		return fmt.Errorf("MinRequests %d is negative", s.MinRequests)
 	case s.Window < minWindow:
-		return fmt.Errorf("Window %v is under %v", s.Window, minWindow)
+		return fmt.Errorf("window %v is under %v", s.Window, minWindow)
 	case s.ConsecutiveFailures > maxCount:
 		return fmt.Errorf("ConsecutiveFailures %d is over %d", s.ConsecutiveFailures, maxCount)
 	case s.OpenDelay < 0:
 		return fmt.Errorf("OpenDelay %v is negative", s.OpenDelay)
 	case s.HalfOpenRequests < 0 || s.HalfOpenRequests > maxCount:
-		return fmt.Errorf("HalfOpenRequests %d is not between 0 and %d", s.HalfOpenRequests, maxCount)
+		return fmt.Errorf("HalfOpenRequests %d is not between 0 and %d",
+			s.HalfOpenRequests, maxCount)
 	}
 	return nil
 }

@@ -2,17 +2,15 @@ package breaker
 
 import (
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/failsafe-go/failsafe-go/circuitbreaker"
 )
 
-// entry is one key's breaker: failsafe-go's circuit breaker, the
+// entry is one key's breaker: failsafe-go's circuit breaker, and the
 // consecutive-failure rule when failsafe-go already applies the ratio rule
-// (it applies one rule per breaker), and the ordered delivery of state
-// changes to Config.OnStateChange.
+// (it applies one rule per breaker).
 type entry struct {
 	key  string
 	cb   circuitbreaker.CircuitBreaker[*http.Response]
@@ -21,19 +19,13 @@ type entry struct {
 	streakLimit int64 // zero when failsafe-go applies the consecutive rule, or it is off
 	streak      atomic.Int64
 
-	notify func(key string, from, to State) // nil when nobody listens
-
-	mu         sync.Mutex
-	reported   State // the state the last queued change went to
-	removed    bool  // reset or evicted: later changes are not reported
-	pending    []change
-	delivering bool
+	n        *notifier // nil when nobody listens
+	reported State     // guarded by n.mu: the state its last change went to
+	removed  bool      // guarded by n.mu: reset or evicted
 }
 
-type change struct{ from, to State }
-
-func newEntry(key string, s Settings, idle time.Duration, notify func(string, State, State)) *entry {
-	e := &entry{key: key, notify: notify, keep: max(idle, s.Window, s.OpenDelay)}
+func newEntry(key string, s Settings, idle time.Duration, n *notifier) *entry {
+	e := &entry{key: key, n: n, keep: max(idle, s.Window, s.OpenDelay) + clockResolution}
 	builder := circuitbreaker.NewBuilder[*http.Response]().
 		WithDelay(s.OpenDelay).
 		WithSuccessThreshold(uint(s.HalfOpenRequests)).
@@ -82,70 +74,7 @@ func (e *entry) forget() {
 // changed runs after each state change of e.cb, with e.cb unlocked.
 func (e *entry) changed() {
 	e.streak.Store(0)
-	if e.notify != nil {
-		// The breaker's current state rather than the event's: failsafe-go
-		// calls listeners after unlocking, so two changes' listeners may run
-		// out of order, but the last to run sees the final state.
-		e.publish(stateOf(e.cb.State()), false)
-	}
-}
-
-// remove reports that e was dropped from the registry: its key's next
-// breaker starts closed.
-func (e *entry) remove() {
-	if e.notify != nil {
-		e.publish(Closed, true)
-	}
-}
-
-// publish queues a change to state to, unless e was removed; last marks it
-// removed. Then it delivers the queued changes in order, unless another
-// goroutine is already doing so: notify may thus call back into
-// Breakers, even for the same key, without deadlock.
-func (e *entry) publish(to State, last bool) {
-	e.mu.Lock()
-	if e.removed {
-		e.mu.Unlock()
-		return
-	}
-	e.removed = last
-	if to != e.reported {
-		e.pending = append(e.pending, change{e.reported, to})
-		e.reported = to
-	}
-	if e.delivering || len(e.pending) == 0 {
-		e.mu.Unlock()
-		return
-	}
-	e.delivering = true
-	e.mu.Unlock()
-
-	e.deliver()
-}
-
-// deliver calls notify for each queued change until none is left.
-func (e *entry) deliver() {
-	done := false
-	defer func() {
-		if !done {
-			// notify panicked: let the next change deliver again.
-			e.mu.Lock()
-			e.pending, e.delivering = nil, false
-			e.mu.Unlock()
-		}
-	}()
-	for {
-		e.mu.Lock()
-		if len(e.pending) == 0 {
-			e.pending, e.delivering = e.pending[:0], false
-			e.mu.Unlock()
-			done = true
-			return
-		}
-		c := e.pending[0]
-		e.pending = e.pending[1:]
-		e.mu.Unlock()
-
-		e.notify(e.key, c.from, c.to)
+	if e.n != nil {
+		e.n.changed(e)
 	}
 }

@@ -25,7 +25,8 @@ type OpenError struct {
 }
 
 func (e *OpenError) Error() string {
-	return fmt.Sprintf("breaker: circuit open for %q, retry after %v", e.Key, e.RetryAfter)
+	return fmt.Sprintf("breaker: circuit open for %q, retry after %v",
+		e.Key, e.RetryAfter.Round(time.Millisecond))
 }
 
 // Is makes errors.Is(err, ErrOpen) true.

@@ -71,12 +71,19 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := t.next.RoundTrip(r)
 
 	settled = true
-	if err != nil && (errors.Is(r.Context().Err(), context.Canceled) || body != nil && body.failed.Load()) {
+	if err != nil && clientFault(r, body) {
 		e.forget()
 	} else {
 		e.record(t.b.isFailure(resp, err))
 	}
 	return resp, err
+}
+
+// clientFault reports whether r failed because of its client: its context
+// was canceled (the client went away, or the host gave up), or its body
+// could not be read.
+func clientFault(r *http.Request, body *clientBody) bool {
+	return errors.Is(r.Context().Err(), context.Canceled) || body != nil && body.failed.Load()
 }
 
 // CloseIdleConnections closes the idle connections of the wrapped

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mcphub/apigateway/auth"
+	"github.com/mcphub/apigateway/breaker"
 	"github.com/mcphub/apigateway/limit"
 	"github.com/mcphub/apigateway/proxy"
 )
@@ -72,6 +73,16 @@ type Config struct {
 	// Limits.PerClientIP is set. Empty TrustedProxies and ErrorHandler are
 	// taken from this Config.
 	Limits limit.Config
+
+	// Breakers configures the circuit breaker each deployment's upstream
+	// requests go through: a deployment that keeps failing (refused
+	// connections, timeouts, 502/503/504) is answered 503 with Retry-After
+	// without being contacted, until a trial request succeeds. The zero
+	// value uses the breaker package's defaults. A deployment's own Breaker
+	// settings, when set, apply to it (unless Breakers.For is set, which
+	// then decides). Breakers are per gateway replica. Empty Logger is
+	// taken from this Config.
+	Breakers breaker.Config
 
 	// SecurityHeaders is the policy for security headers on every response.
 	// Nil means [proxy.DefaultSecurityHeaders].

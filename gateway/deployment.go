@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/mcphub/apigateway/breaker"
 	"github.com/mcphub/apigateway/limit"
 )
 
@@ -40,6 +41,12 @@ type Deployment struct {
 	// browsers may call this deployment from with credentials, in the same
 	// form. Entries that form would refuse are ignored.
 	CORSOrigins []string
+
+	// Breaker, when any field is set, replaces the gateway's circuit
+	// breaker settings for this deployment; zero fields keep the gateway's.
+	// It is read when the deployment's breaker is created: after a change,
+	// call [Gateway.Forget].
+	Breaker breaker.Settings
 }
 
 // ErrDeploymentNotFound is returned by a [DeploymentStore] for an id it

@@ -22,7 +22,13 @@
 //  5. counts the request against the user's and the deployment's rate
 //     limits with the [limit] package (Config.Limits), answering 429 once
 //     either is used up;
-//  6. proxies to the deployment's upstream with the [proxy] package.
+//  6. proxies to the deployment's upstream with the [proxy] package,
+//     through the deployment's circuit breaker (package [breaker]).
+//
+// CORS is answered before step 2 (Config.CORS), so preflights never need
+// credentials. Between steps 4 and 5, a WebSocket handshake or a
+// state-changing request authenticated by the session cookie is refused
+// when it comes from an origin that is neither the platform's nor allowed.
 //
 // Every error the gateway produces itself is an RFC 9457 problem response
 // (see [WriteError]); a client's mistake is never a 500.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mcphub/apigateway/auth"
+	"github.com/mcphub/apigateway/breaker"
 	"github.com/mcphub/apigateway/internal/problem"
 	"github.com/mcphub/apigateway/limit"
 	"github.com/mcphub/apigateway/proxy"
@@ -60,6 +61,7 @@ func (e *NotRunningError) Is(target error) bool { return target == ErrNotRunning
 //     (when limits fail closed): 503;
 //   - the deployment store or the credential check failing: 503;
 //   - an unreachable deployment or an unusable upstream URL: 502;
+//   - a deployment whose circuit breaker is open: 503 with Retry-After;
 //   - a deployment that does not answer in time: 504;
 //   - a client that went away: 499;
 //   - anything else: 500.
@@ -86,8 +88,11 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, auth.ErrUnauthenticated):
 		problem.Write(w, r, problem.Unauthenticated.With(
 			"Sign in, or send a valid bearer token in the Authorization header."))
-	case errors.Is(err, proxy.ErrUpstreamUnreachable), errors.Is(err, proxy.ErrUpstreamTimeout),
-		errors.Is(err, proxy.ErrClientGone):
+	case errors.Is(err, proxy.ErrClientGone):
+		proxy.WriteError(w, r, err)
+	case errors.Is(err, breaker.ErrOpen):
+		breaker.WriteError(w, r, err)
+	case errors.Is(err, proxy.ErrUpstreamUnreachable), errors.Is(err, proxy.ErrUpstreamTimeout):
 		proxy.WriteError(w, r, err)
 	case errors.Is(err, ErrMethodNotAllowed):
 		w.Header().Set("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")

@@ -13,6 +13,7 @@ import (
 	"github.com/justinas/alice"
 
 	"github.com/mcphub/apigateway/auth"
+	"github.com/mcphub/apigateway/breaker"
 	"github.com/mcphub/apigateway/internal/clientip"
 	"github.com/mcphub/apigateway/internal/requestid"
 	"github.com/mcphub/apigateway/internal/respwriter"
@@ -29,6 +30,7 @@ type Gateway struct {
 	logger       *slog.Logger
 	errorHandler func(w http.ResponseWriter, r *http.Request, err error)
 	lookup       *lookup
+	breakers     *breaker.Breakers
 	retryAfter   time.Duration
 	verifier     auth.SessionVerifier
 	origins      originSet                // allowed for every deployment
@@ -94,10 +96,13 @@ func New(cfg Config) (*Gateway, error) {
 			ResponseHeaderTimeout: cfg.UpstreamHeaderTimeout,
 		})
 	}
+	if g.breakers, err = g.newBreakers(cfg); err != nil {
+		return nil, err
+	}
 	trusted := clientip.Trusted(cfg.TrustedProxies)
 	g.trusted = trusted
 	upstream, err := proxy.New(proxy.Config{
-		Transport:      transport,
+		Transport:      g.breakers.RoundTripper(transport),
 		SessionCookie:  cfg.SessionCookie,
 		TrustForwarded: trusted,
 		ErrorHandler:   g.upstreamFailed,
@@ -149,6 +154,26 @@ func (g *Gateway) newLimiter(cfg Config) (*limit.Limiter, error) {
 	return l, nil
 }
 
+// newBreakers builds the per-deployment circuit breakers from
+// cfg.Breakers; a deployment's own settings come from the cached lookup.
+func (g *Gateway) newBreakers(cfg Config) (*breaker.Breakers, error) {
+	bc := cfg.Breakers
+	if bc.Logger == nil {
+		bc.Logger = cfg.Logger
+	}
+	if bc.For == nil {
+		bc.For = func(id string) (breaker.Settings, bool) {
+			d, ok := g.lookup.cached(id)
+			return d.Breaker, ok && d.Breaker != (breaker.Settings{})
+		}
+	}
+	b, err := breaker.New(bc)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: Config.Breakers: %w", err)
+	}
+	return b, nil
+}
+
 // deploymentRate is the limiter's per-deployment override: the Rate of the
 // deployment authorize found, when it has one.
 func deploymentRate(ctx context.Context, _ string) (limit.Rate, bool) {
@@ -190,11 +215,19 @@ func (g *Gateway) Wrap(platform http.Handler) http.Handler {
 }
 
 // Forget drops what the gateway cached about a deployment, so its next
-// request sees the store's current owner, status and upstream. Call it
-// after a redeploy, a stop or a transfer to apply the change at once rather
-// than within Config.CacheTTL.
+// request sees the store's current owner, status and upstream, and resets
+// its circuit breaker, so a redeployed instance gets requests at once. Call
+// it after a redeploy, a stop or a transfer to apply the change at once
+// rather than within Config.CacheTTL.
 func (g *Gateway) Forget(deploymentID string) {
 	g.lookup.forget(deploymentID)
+	g.breakers.Reset(deploymentID)
+}
+
+// BreakerState reports the state of a deployment's circuit breaker on this
+// replica.
+func (g *Gateway) BreakerState(deploymentID string) breaker.State {
+	return g.breakers.State(deploymentID)
 }
 
 // recover turns a panic below it into a 500 problem response, logged with
@@ -302,6 +335,7 @@ func (g *Gateway) authorize(next http.Handler) http.Handler {
 		}
 		ctx := proxy.NewContext(r.Context(), target)
 		ctx = limit.NewContext(ctx, limit.Subject{UserID: rt.userID, DeploymentID: rt.deploymentID})
+		ctx = breaker.NewContext(ctx, rt.deploymentID)
 		if d.Rate != (limit.Rate{}) {
 			ctx = context.WithValue(ctx, deploymentKey{}, &d)
 		}
@@ -336,8 +370,8 @@ func (g *Gateway) carriesPlatformToken(r *http.Request, id auth.Identity) bool {
 func (g *Gateway) upstreamFailed(w http.ResponseWriter, r *http.Request, err error) {
 	if g.logger != nil {
 		level := slog.LevelWarn
-		if errors.Is(err, proxy.ErrClientGone) {
-			level = slog.LevelDebug
+		if errors.Is(err, proxy.ErrClientGone) || errors.Is(err, breaker.ErrOpen) {
+			level = slog.LevelDebug // routine, or already logged when the breaker opened
 		}
 		reqID, _ := requestid.FromContext(r.Context())
 		var deployment string

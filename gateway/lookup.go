@@ -94,6 +94,15 @@ func (l *lookup) fetch(ctx context.Context, id string) (resolved, error) {
 	return res, nil
 }
 
+// cached returns the deployment with id if the cache holds it.
+func (l *lookup) cached(id string) (resolved, bool) {
+	if l.cache == nil {
+		return resolved{}, false
+	}
+	d, ok := l.cache.GetIfPresent(id)
+	return d, ok && d.found
+}
+
 func (l *lookup) forget(id string) {
 	if l.cache != nil {
 		l.cache.Invalidate(id)

@@ -216,3 +216,21 @@ func TestHomePage(t *testing.T) {
 		t.Error("home page of user-123 lists user-456's deployment")
 	}
 }
+
+func TestBrokenDeploymentTripsItsBreaker(t *testing.T) {
+	th := startHub(t)
+	var statuses []int
+	for range 8 {
+		resp, _ := th.getAs(t, "user-123", "/api/gateway/user-123/broken-app-500/")
+		statuses = append(statuses, resp.StatusCode)
+		if resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") == "" {
+			t.Error("503 without Retry-After")
+		}
+	}
+	if statuses[0] != http.StatusBadGateway || statuses[len(statuses)-1] != http.StatusServiceUnavailable {
+		t.Errorf("statuses = %v, want 502s first, then 503s once the breaker opens", statuses)
+	}
+	if resp, _ := th.getAs(t, "user-123", "/api/gateway/user-123/webapp-789/"); resp.StatusCode != 200 {
+		t.Errorf("another deployment while broken-app-500 is paused: status %d, want 200", resp.StatusCode)
+	}
+}
