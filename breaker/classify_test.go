@@ -78,7 +78,7 @@ func TestClientCancelsDoNotTrip(t *testing.T) {
 }
 
 // The same over real HTTP: the deployment sleeps 5s and its clients abort
-// at 100ms.
+// once it has seen every request.
 func TestClientCancelsOverHTTPDoNotTrip(t *testing.T) {
 	t.Parallel()
 	var calls atomic.Int64
@@ -86,25 +86,28 @@ func TestClientCancelsOverHTTPDoNotTrip(t *testing.T) {
 	b := newBreakers(t, oneStrike)
 	rt := b.RoundTripper(newTransport(t, 0))
 
+	ctx, cancel := context.WithCancel(breaker.NewContext(context.Background(), "dep-1"))
+	defer cancel()
 	var wg sync.WaitGroup
 	for range 50 {
 		wg.Go(func() {
-			ctx, cancel := context.WithCancel(breaker.NewContext(context.Background(), "dep-1"))
-			defer cancel()
-			time.AfterFunc(100*time.Millisecond, cancel)
 			r, _ := http.NewRequestWithContext(ctx, http.MethodGet, upstream.URL+"/slow", nil)
 			if _, err := rt.RoundTrip(r); err == nil {
 				t.Error("aborted request: got a response, want an error")
 			}
 		})
 	}
+	for deadline := time.Now().Add(10 * time.Second); calls.Load() < 50 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := calls.Load(); got != 50 {
+		t.Errorf("requests the deployment saw before the abort: got %d, want 50", got)
+	}
+	cancel()
 	wg.Wait()
 
 	if got := b.State("dep-1"); got != breaker.Closed {
 		t.Errorf("after 50 aborted requests: got %v, want closed", got)
-	}
-	if got := calls.Load(); got != 50 {
-		t.Errorf("requests the deployment saw: got %d, want 50", got)
 	}
 }
 

@@ -40,7 +40,8 @@
 //	user-123/mcp-tools-42       MCP server (Streamable HTTP at /mcp), tools
 //	                            add and echo
 //	user-123/stopped-app-000    stopped: answered 503
-//	user-123/broken-app-500     running, but its upstream refuses connections
+//	user-123/broken-app-500     running, but its upstream refuses connections:
+//	                            502s, then fast 503s once its breaker opens
 //	user-456/private-app-777    web app of the other user
 //
 // The hub serves plain HTTP and is meant for loopback: its session cookie is
