@@ -23,8 +23,10 @@ type CORSConfig struct {
 	// AllowedOrigins lists the origins browsers may call every deployment
 	// from, as scheme://host[:port]. A leading "*." in the host allows its
 	// subdomains ("https://*.example.com", not example.com itself). "*",
-	// "null", paths and other patterns are refused by [New]. Each
-	// [Deployment] may add its own through CORSOrigins.
+	// "null", paths and other patterns are refused by [New]; the public
+	// suffix list is not consulted, so "https://*.co.uk" is accepted and
+	// would allow every site under it. Each [Deployment] may add its own
+	// through CORSOrigins.
 	AllowedOrigins []string
 
 	// AllowedHeaders are request headers allowed besides Authorization,

@@ -58,8 +58,8 @@ func headerList(h http.Header, name string) []string {
 
 func TestPreflightIsAnsweredBeforeAuthLimitsAndUpstream(t *testing.T) {
 	f := corsFixture(t, gateway.Config{Limits: limit.Config{
-		PerUser:     limit.Rate{Limit: 1, Period: time.Minute},
-		PerClientIP: limit.Rate{Limit: 1, Period: time.Minute},
+		PerUser:       limit.Rate{Limit: 1, Period: time.Minute},
+		PerDeployment: limit.Rate{Limit: 1, Period: time.Minute},
 	}})
 	preflight := []string{"Origin: " + appOrigin, "Access-Control-Request-Method: POST",
 		"Access-Control-Request-Headers: authorization,content-type,last-event-id,mcp-protocol-version,mcp-session-id"}
@@ -106,8 +106,12 @@ func TestPreflightIsAnsweredBeforeAuthLimitsAndUpstream(t *testing.T) {
 		t.Errorf("preflight from a foreign origin: Access-Control-Allow-Origin = %q, want none", got)
 	}
 
-	// The real request afterwards exposes the MCP session header.
+	// The real request afterwards is the first the limits count, and it
+	// exposes the MCP session header.
 	real, _ := f.get(t, "/api/gateway/user-1/dep-1/mcp", tokenUser1, "Origin: "+appOrigin)
+	if real.StatusCode != 200 {
+		t.Fatalf("real request after the preflights: status = %d, want 200", real.StatusCode)
+	}
 	exposed := headerList(real.Header, "Access-Control-Expose-Headers")
 	for _, want := range []string{"mcp-session-id", "mcp-protocol-version", "retry-after", "x-request-id", "ratelimit"} {
 		if !slices.Contains(exposed, want) {

@@ -40,6 +40,14 @@ type Deployment struct {
 	// CORSOrigins are origins, besides Config.CORS.AllowedOrigins, that
 	// browsers may call this deployment from with credentials, in the same
 	// form. Entries that form would refuse are ignored.
+	//
+	// Preflights carry no credentials, so for a request from an origin
+	// that is not allowed globally the gateway looks the deployment up
+	// (through its cache) before authentication. Two consequences: anyone
+	// can cause such lookups (bounded by the cache and, when configured,
+	// the per-client-address rate limit), and someone who knows a
+	// deployment's own origin can tell from the CORS answer that the
+	// deployment exists under that user.
 	CORSOrigins []string
 
 	// Breaker, when any field is set, replaces the gateway's circuit

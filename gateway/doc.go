@@ -11,8 +11,7 @@
 //     checked in their escaped form so that no decoding can make one id
 //     approved and another routed; a path that would climb out of the
 //     deployment ("..", "%2e%2e", dot segments behind "%2f", backslashes)
-//     is answered 404, and the rest of the path is forwarded byte for byte
-//     (an optional per-client-address rate limit runs just before this);
+//     is answered 404, and the rest of the path is forwarded byte for byte;
 //  3. authenticates the caller with an [auth.SessionVerifier];
 //  4. authorizes: the path's user must be the caller, and the deployment,
 //     looked up in a [DeploymentStore] through a bounded, expiring cache,
@@ -26,7 +25,8 @@
 //     through the deployment's circuit breaker (package [breaker]).
 //
 // CORS is answered before step 2 (Config.CORS), so preflights never need
-// credentials. Between steps 4 and 5, a WebSocket handshake or a
+// credentials; the optional per-client-address rate limit runs before
+// CORS. Between steps 4 and 5, a WebSocket handshake or a
 // state-changing request authenticated by the session cookie is refused
 // when it comes from an origin that is neither the platform's nor allowed.
 //

@@ -63,6 +63,7 @@ func (e *NotRunningError) Is(target error) bool { return target == ErrNotRunning
 //   - an unreachable deployment or an unusable upstream URL: 502;
 //   - a deployment whose circuit breaker is open: 503 with Retry-After;
 //   - a deployment that does not answer in time: 504;
+//   - a request body that cannot be read: 400, or 413 over a limit;
 //   - a client that went away: 499;
 //   - anything else: 500.
 //
@@ -88,7 +89,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, auth.ErrUnauthenticated):
 		problem.Write(w, r, problem.Unauthenticated.With(
 			"Sign in, or send a valid bearer token in the Authorization header."))
-	case errors.Is(err, proxy.ErrClientGone):
+	case errors.Is(err, proxy.ErrClientGone), errors.Is(err, proxy.ErrClientBody):
 		proxy.WriteError(w, r, err)
 	case errors.Is(err, breaker.ErrOpen):
 		breaker.WriteError(w, r, err)

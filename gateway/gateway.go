@@ -125,11 +125,14 @@ func New(cfg Config) (*Gateway, error) {
 		return nil, err
 	}
 
-	chain := alice.New(requestid.Middleware(trusted), headers.Handler, g.recover, corsHandler)
+	// The per-address limit comes before CORS: answering a preflight for a
+	// deployment's own origins may cost a store lookup, and floods of
+	// those should be cheap to refuse too.
+	chain := alice.New(requestid.Middleware(trusted), headers.Handler, g.recover)
 	if cfg.Limits.PerClientIP != (limit.Rate{}) {
 		chain = chain.Append(limits.ClientIPHandler)
 	}
-	g.handler = chain.Append(g.route, authn.Require, g.authorize, limits.Handler).Then(upstream)
+	g.handler = chain.Append(corsHandler, g.route, authn.Require, g.authorize, limits.Handler).Then(upstream)
 	return g, nil
 }
 
@@ -343,25 +346,41 @@ func (g *Gateway) authorize(next http.Handler) http.Handler {
 	})
 }
 
-// carriesPlatformToken reports whether r's Authorization header holds a
+// carriesPlatformToken reports whether r's Authorization headers hold a
 // credential of the platform, which must not reach the deployment. When
-// the bearer token authenticated the request, it does. When the session
-// cookie did, the header may be the application's own token, which must
-// pass, or a platform token sent along with the cookie, which must not: the
-// verifier is asked about the header alone, and only a token it refuses is
-// taken for the application's. A verifier that cannot decide counts as a
-// yes: a broken app request is better than a leaked platform token.
+// the bearer token authenticated the request, they do. When the session
+// cookie did, they may hold the application's own token, which must pass,
+// or a platform token sent along with the cookie, which must not. Every
+// token-looking element of every Authorization header (a header may list
+// several, comma-separated, and a token may come with or without a
+// scheme) is shown to the verifier alone, as a bearer token; only when it
+// refuses them all are the headers taken for the application's. A
+// verifier that cannot decide counts as a yes: a broken app request is
+// better than a leaked platform token.
 func (g *Gateway) carriesPlatformToken(r *http.Request, id auth.Identity) bool {
-	switch {
-	case id.Credential == auth.CredentialBearer:
+	if id.Credential == auth.CredentialBearer {
 		return true
-	case len(r.Header.Values("Authorization")) == 0:
+	}
+	values := r.Header.Values("Authorization")
+	if len(values) == 0 {
 		return false
 	}
-	alone := r.Clone(r.Context())
-	alone.Header.Del("Cookie")
-	_, err := g.verifier.Verify(alone)
-	return !errors.Is(err, auth.ErrUnauthenticated)
+	probe := &http.Request{Method: r.Method, URL: r.URL, Header: make(http.Header, 1)}
+	probe = probe.WithContext(r.Context())
+	for _, v := range values {
+		for element := range strings.SplitSeq(v, ",") {
+			fields := strings.Fields(element)
+			if len(fields) == 0 {
+				continue
+			}
+			token := fields[len(fields)-1] // "Bearer x", "Token x" or a bare "x"
+			probe.Header.Set("Authorization", "Bearer "+token)
+			if _, err := g.verifier.Verify(probe); !errors.Is(err, auth.ErrUnauthenticated) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // upstreamFailed logs a request the proxy could not complete, with its
@@ -370,7 +389,8 @@ func (g *Gateway) carriesPlatformToken(r *http.Request, id auth.Identity) bool {
 func (g *Gateway) upstreamFailed(w http.ResponseWriter, r *http.Request, err error) {
 	if g.logger != nil {
 		level := slog.LevelWarn
-		if errors.Is(err, proxy.ErrClientGone) || errors.Is(err, breaker.ErrOpen) {
+		if errors.Is(err, proxy.ErrClientGone) || errors.Is(err, proxy.ErrClientBody) ||
+			errors.Is(err, breaker.ErrOpen) {
 			level = slog.LevelDebug // routine, or already logged when the breaker opened
 		}
 		reqID, _ := requestid.FromContext(r.Context())

@@ -35,9 +35,10 @@ var ErrStoreBusy = errors.New("limit: too many limit store calls in flight")
 // given up on also end promptly; at most 4096 calls wait at once, and
 // beyond that Take fails at once with [ErrStoreBusy].
 //
-// While Redis refuses connections, go-redis fails calls at once and tries
-// to connect again once a second, so counting resumes within about a
-// second of Redis coming back.
+// While Redis refuses connections, go-redis retries the dial within the
+// call, so each call waits out the limiter's StoreTimeout (100ms by
+// default) before the store-failure policy applies; it keeps trying to
+// connect, so counting resumes within about a second of Redis coming back.
 type RedisStore struct {
 	store    limiter.Store
 	inFlight chan struct{}

@@ -33,15 +33,19 @@ func (p *Proxy) handleError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // classify wraps err in the sentinel that names what went wrong, unless it
-// already wraps one: [ErrClientGone] when r's context was canceled,
+// already wraps one: [ErrClientBody] when reading r's body failed,
+// [ErrClientGone] when r's context was canceled,
 // [ErrUpstreamTimeout] when a deadline passed (r's context, the dialer or
 // the transport's response-header timeout), [ErrUpstreamUnreachable]
 // otherwise.
 func classify(r *http.Request, err error) error {
 	switch {
-	case errors.Is(err, ErrNoTarget), errors.Is(err, ErrClientGone),
+	case errors.Is(err, ErrNoTarget), errors.Is(err, ErrClientGone), errors.Is(err, ErrClientBody),
 		errors.Is(err, ErrUpstreamTimeout), errors.Is(err, ErrUpstreamUnreachable):
 		return err
+	}
+	if b, ok := r.Context().Value(clientBodyKey{}).(*clientBody); ok && b.err != nil && r.Context().Err() == nil {
+		return fmt.Errorf("%w: %w", ErrClientBody, b.err)
 	}
 	switch ctxErr := r.Context().Err(); {
 	case errors.Is(ctxErr, context.DeadlineExceeded):
@@ -57,7 +61,8 @@ func classify(r *http.Request, err error) error {
 }
 
 // WriteError answers r with the RFC 9457 problem for err, classified as
-// the proxy's error handler does: 499 when the client went away, 504 when
+// the proxy's error handler does: 400 (or 413) when the client's body could
+// not be read, 499 when the client went away, 504 when
 // the upstream timed out, 500 for [ErrNoTarget] and 502 for anything else.
 // The body never carries err's text, which may name internal addresses.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
@@ -68,6 +73,13 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 		p = problem.Internal
 	case errors.Is(err, ErrClientGone):
 		p = problem.ClientClosed
+	case errors.Is(err, ErrClientBody):
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			p = problem.TooLarge.With(fmt.Sprintf("The request body is over the limit of %d bytes.", tooLarge.Limit))
+		} else {
+			p = problem.BadRequestBody.With("The request body could not be read; it is malformed or was cut short.")
+		}
 	case errors.Is(err, ErrUpstreamTimeout):
 		p = problem.GatewayTimeout.With("The deployment did not send a response in time.")
 	default:

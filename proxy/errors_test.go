@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -96,5 +97,20 @@ func TestErrorHandlerReceivesWrappedTransportError(t *testing.T) {
 	var opErr *net.OpError
 	if !errors.Is(got, ErrUpstreamUnreachable) || !errors.As(got, &opErr) {
 		t.Errorf("error = %v, want ErrUpstreamUnreachable wrapping the *net.OpError", got)
+	}
+}
+
+// A body the client botched is the client's fault: 400, not a 502 that
+// blames the deployment.
+func TestMalformedClientBodyIs400(t *testing.T) {
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body) })
+	g := newGateway(t, Config{}, gatewayOptions{upstreams: map[string]string{"dep-1": up.URL}})
+	resp, body := rawRequest(t, g.Server, "POST "+gatewayPrefix+"dep-1/echo HTTP/1.1\r\nHost: x\r\n"+
+		"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\nZZZ\r\n")
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("status = %d, want 400; body %s", resp.StatusCode, body)
+	}
+	if !strings.Contains(string(body), "invalid-request-body") {
+		t.Errorf("body = %s, want the invalid-request-body problem", body)
 	}
 }

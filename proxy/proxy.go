@@ -34,6 +34,11 @@ var (
 	// ErrClientGone means the client canceled the request before the upstream
 	// answered. Answered 499.
 	ErrClientGone = errors.New("proxy: client went away")
+	// ErrClientBody means reading the client's request body failed (a
+	// malformed chunked encoding, a body over the host's http.MaxBytesReader
+	// limit): the client's fault, not the deployment's. Answered 400, or 413
+	// for a body over the limit.
+	ErrClientBody = errors.New("proxy: reading the request body failed")
 	// ErrNoTarget means the request's context carries no [Target] with an
 	// upstream, a bug in the caller. Answered 500.
 	ErrNoTarget = errors.New("proxy: request has no target")
@@ -133,6 +138,13 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if r.Body != nil && r.Body != http.NoBody {
+		// ReverseProxy hands its error handler its own copy of the request,
+		// so the body wrapper is found again through the context.
+		body := &clientBody{ReadCloser: r.Body}
+		r = r.WithContext(context.WithValue(r.Context(), clientBodyKey{}, body))
+		r.Body = body
+	}
 	rw := &relay{w: w}
 	if isWebSocketUpgrade(r.Header) {
 		// Only the 101 path needs to find the writer again, in
@@ -173,4 +185,21 @@ func (b *buffers) Put(buf []byte) {
 	if len(buf) == bufferSize {
 		b.pool.Put((*[bufferSize]byte)(buf))
 	}
+}
+
+type clientBodyKey struct{}
+
+// clientBody remembers the error of reading the client's request body, so
+// that a transport failure it caused is not blamed on the deployment.
+type clientBody struct {
+	io.ReadCloser
+	err error
+}
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF && b.err == nil {
+		b.err = err
+	}
+	return n, err
 }

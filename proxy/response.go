@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -28,6 +29,7 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 
 	h := res.Header
 	stripGatewayOwned(h)
+	scrubTrailers(res)
 	if res.Request != nil {
 		if _, ok := requestid.FromContext(res.Request.Context()); ok {
 			// The gateway's request id is already on the response.
@@ -217,4 +219,31 @@ func removeHopByHop(h http.Header) {
 	for _, k := range hopByHop {
 		delete(h, k)
 	}
+}
+
+// scrubTrailers keeps the headers only the gateway may send out of the
+// trailer section too. Announced trailer names are filtered now; their
+// values arrive with the end of the body, so they are filtered again there,
+// before ReverseProxy copies them.
+func scrubTrailers(res *http.Response) {
+	if len(res.Trailer) == 0 {
+		return
+	}
+	stripGatewayOwned(res.Trailer)
+	res.Body = &trailerScrubber{ReadCloser: res.Body, trailer: res.Trailer}
+}
+
+// trailerScrubber removes gateway-owned names from a response's trailers
+// once the body, and with it the trailer section, has been read.
+type trailerScrubber struct {
+	io.ReadCloser
+	trailer http.Header
+}
+
+func (b *trailerScrubber) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF {
+		stripGatewayOwned(b.trailer)
+	}
+	return n, err
 }

@@ -254,3 +254,21 @@ func TestGatewaySetHeadersWinOverUpstreamCopies(t *testing.T) {
 		t.Errorf("X-Request-Id = %q, want the gateway's id once", got)
 	}
 }
+
+// A deployment cannot send the gateway's headers as trailers either.
+func TestGatewayOwnedTrailersRemoved(t *testing.T) {
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Trailer", "Access-Control-Allow-Origin, X-Checksum")
+		w.Write([]byte("body"))
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		w.Header().Set("X-Checksum", "abc")
+	})
+	g := newGateway(t, Config{}, gatewayOptions{upstreams: map[string]string{"dep-1": up.URL}})
+	resp, _ := do(t, newRequest(t, "GET", g.url("dep-1", "/"), nil))
+	if got := resp.Trailer.Values("Access-Control-Allow-Origin"); len(got) != 0 {
+		t.Errorf("trailer Access-Control-Allow-Origin = %q, want none", got)
+	}
+	if got := resp.Trailer.Get("X-Checksum"); got != "abc" {
+		t.Errorf("trailer X-Checksum = %q, want the deployment's abc", got)
+	}
+}

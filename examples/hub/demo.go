@@ -230,14 +230,13 @@ func serveEvents(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// serveEcho is a WebSocket echo. Browsers reach it through the gateway, so
-// their Origin names the gateway's host, which the gateway passes on in
-// X-Forwarded-Host; clients that send no Origin are always accepted.
+// serveEcho is a WebSocket echo. It leaves origin checks to the gateway,
+// which refuses cookie-authenticated handshakes from origins it does not
+// allow and lets bearer-token clients connect from anywhere: the library's
+// own check would compare Origin with the Host the gateway sends, the
+// deployment's internal address, and refuse every browser.
 func serveEcho(w http.ResponseWriter, r *http.Request) {
-	opts := &websocket.AcceptOptions{}
-	if host := r.Header.Get("X-Forwarded-Host"); host != "" {
-		opts.OriginPatterns = []string{host}
-	}
+	opts := &websocket.AcceptOptions{InsecureSkipVerify: true}
 	c, err := websocket.Accept(w, r, opts)
 	if err != nil {
 		return // Accept has answered the request

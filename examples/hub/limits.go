@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 
 	"github.com/redis/go-redis/v9"
 
@@ -19,7 +21,9 @@ const (
 // limitConfig builds the gateway's rate-limit configuration from the
 // command-line values. With a Redis URL, counters are shared by every hub
 // started with the same URL; close releases the Redis client.
-func limitConfig(userRate, deploymentRate, redisURL string) (cfg limit.Config, close func(), err error) {
+func limitConfig(userRate, deploymentRate, redisURL string, logger *slog.Logger) (
+	cfg limit.Config, close func(), err error,
+) {
 	close = func() {}
 	if cfg.PerUser, err = limit.ParseRate(userRate); err != nil {
 		return cfg, close, fmt.Errorf("-user-rate: %w", err)
@@ -38,6 +42,9 @@ func limitConfig(userRate, deploymentRate, redisURL string) (cfg limit.Config, c
 	// Let request deadlines reach Redis calls, so a hung server holds no
 	// pool connection longer than the limiter waits for it.
 	opt.ContextTimeoutEnabled = true
+	// go-redis logs through a process-wide logger; send it to the hub's
+	// JSON log instead of plain text on stderr.
+	redis.SetLogger(redisLog{logger})
 	client := redis.NewClient(opt)
 	store, err := limit.NewRedisStore(client, "apigateway:hub")
 	if err != nil {
@@ -46,4 +53,11 @@ func limitConfig(userRate, deploymentRate, redisURL string) (cfg limit.Config, c
 	}
 	cfg.Store = store
 	return cfg, func() { client.Close() }, nil
+}
+
+// redisLog adapts a slog.Logger to go-redis's logging interface.
+type redisLog struct{ logger *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.logger.WarnContext(ctx, "redis: "+fmt.Sprintf(format, v...))
 }

@@ -116,7 +116,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errUsage
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
-	limits, closeLimits, err := limitConfig(*userRate, *deploymentRate, *redisURL)
+	limits, closeLimits, err := limitConfig(*userRate, *deploymentRate, *redisURL, logger)
 	if err != nil {
 		fmt.Fprintln(stderr, "hub:", err)
 		flags.Usage()

@@ -48,6 +48,10 @@ var (
 		Title: "Not found", Status: http.StatusNotFound}
 	MethodNotAllowed = Problem{Type: TypeBase + "method-not-allowed",
 		Title: "Method not allowed", Status: http.StatusMethodNotAllowed}
+	BadRequestBody = Problem{Type: TypeBase + "invalid-request-body",
+		Title: "Invalid request body", Status: http.StatusBadRequest}
+	TooLarge = Problem{Type: TypeBase + "request-too-large",
+		Title: "Request body too large", Status: http.StatusRequestEntityTooLarge}
 	NotRunning = Problem{Type: TypeBase + "deployment-not-running",
 		Title: "Deployment not running", Status: http.StatusServiceUnavailable}
 	StoreUnavailable = Problem{Type: TypeBase + "deployment-store-unavailable",
