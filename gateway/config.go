@@ -10,6 +10,7 @@ import (
 	"github.com/mcphub/apigateway/breaker"
 	"github.com/mcphub/apigateway/limit"
 	"github.com/mcphub/apigateway/proxy"
+	"github.com/mcphub/apigateway/telemetry"
 )
 
 // Config configures a [Gateway]. Verifier and Deployments are required;
@@ -83,6 +84,14 @@ type Config struct {
 	// then decides). Breakers are per gateway replica. Empty Logger is
 	// taken from this Config.
 	Breakers breaker.Config
+
+	// Telemetry configures metrics, traces and the access log: OpenTelemetry
+	// providers (nil means the global ones, no-ops unless the host set
+	// them), an access logger (nil means none), a GeoIP database. Empty
+	// TrustedProxies are taken from this Config. The gateway fills in user
+	// and deployment ids only once a request is authorized, so junk paths
+	// and refused callers cannot create metric series.
+	Telemetry telemetry.Config
 
 	// SecurityHeaders is the policy for security headers on every response.
 	// Nil means [proxy.DefaultSecurityHeaders].

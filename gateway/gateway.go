@@ -19,6 +19,7 @@ import (
 	"github.com/mcphub/apigateway/internal/respwriter"
 	"github.com/mcphub/apigateway/limit"
 	"github.com/mcphub/apigateway/proxy"
+	"github.com/mcphub/apigateway/telemetry"
 )
 
 // A Gateway is the http.Handler a platform mounts under its prefix. It
@@ -31,6 +32,8 @@ type Gateway struct {
 	errorHandler func(w http.ResponseWriter, r *http.Request, err error)
 	lookup       *lookup
 	breakers     *breaker.Breakers
+	telemetry    *telemetry.Telemetry
+	routeName    string // the route template telemetry reports
 	retryAfter   time.Duration
 	verifier     auth.SessionVerifier
 	origins      originSet                // allowed for every deployment
@@ -60,6 +63,7 @@ func New(cfg Config) (*Gateway, error) {
 
 	g := &Gateway{
 		prefix:       prefix,
+		routeName:    prefix + "{user_id}/{deployment_id}/*",
 		logger:       cfg.Logger,
 		errorHandler: cfg.ErrorHandler,
 		verifier:     cfg.Verifier,
@@ -96,13 +100,21 @@ func New(cfg Config) (*Gateway, error) {
 			ResponseHeaderTimeout: cfg.UpstreamHeaderTimeout,
 		})
 	}
+	tc := cfg.Telemetry
+	if len(tc.TrustedProxies) == 0 {
+		tc.TrustedProxies = cfg.TrustedProxies
+	}
+	if g.telemetry, err = telemetry.New(tc); err != nil {
+		return nil, fmt.Errorf("gateway: Config.Telemetry: %w", err)
+	}
 	if g.breakers, err = g.newBreakers(cfg); err != nil {
+		g.telemetry.Close()
 		return nil, err
 	}
 	trusted := clientip.Trusted(cfg.TrustedProxies)
 	g.trusted = trusted
 	upstream, err := proxy.New(proxy.Config{
-		Transport:      g.breakers.RoundTripper(transport),
+		Transport:      g.breakers.RoundTripper(g.telemetry.Transport(transport)),
 		SessionCookie:  cfg.SessionCookie,
 		TrustForwarded: trusted,
 		ErrorHandler:   g.upstreamFailed,
@@ -117,18 +129,20 @@ func New(cfg Config) (*Gateway, error) {
 	}
 	limits, err := g.newLimiter(cfg)
 	if err != nil {
+		g.telemetry.Close()
 		return nil, err
 	}
 
 	corsHandler, err := g.newCORS(cfg.CORS)
 	if err != nil {
+		g.telemetry.Close()
 		return nil, err
 	}
 
 	// The per-address limit comes before CORS: answering a preflight for a
 	// deployment's own origins may cost a store lookup, and floods of
 	// those should be cheap to refuse too.
-	chain := alice.New(requestid.Middleware(trusted), headers.Handler, g.recover)
+	chain := alice.New(requestid.Middleware(trusted), g.telemetry.Handler, headers.Handler, g.recover)
 	if cfg.Limits.PerClientIP != (limit.Rate{}) {
 		chain = chain.Append(limits.ClientIPHandler)
 	}
@@ -150,6 +164,13 @@ func (g *Gateway) newLimiter(cfg Config) (*limit.Limiter, error) {
 	if lc.DeploymentRate == nil {
 		lc.DeploymentRate = deploymentRate
 	}
+	hostHook := lc.OnDecision
+	lc.OnDecision = func(ctx context.Context, d limit.Decision) {
+		g.telemetry.LimitDecision(ctx, string(d.Scope), string(d.Outcome))
+		if hostHook != nil {
+			hostHook(ctx, d)
+		}
+	}
 	l, err := limit.New(lc)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: Config.Limits: %w", err)
@@ -163,6 +184,13 @@ func (g *Gateway) newBreakers(cfg Config) (*breaker.Breakers, error) {
 	bc := cfg.Breakers
 	if bc.Logger == nil {
 		bc.Logger = cfg.Logger
+	}
+	hostHook := bc.OnStateChange
+	bc.OnStateChange = func(id string, from, to breaker.State) {
+		g.telemetry.BreakerStateChanged(id, from.String(), to.String())
+		if hostHook != nil {
+			hostHook(id, from, to)
+		}
 	}
 	if bc.For == nil {
 		bc.For = func(id string) (breaker.Settings, bool) {
@@ -227,6 +255,12 @@ func (g *Gateway) Forget(deploymentID string) {
 	g.breakers.Reset(deploymentID)
 }
 
+// Close releases what the gateway holds open: the GeoIP database. Requests
+// still in flight finish without a country.
+func (g *Gateway) Close() error {
+	return g.telemetry.Close()
+}
+
 // BreakerState reports the state of a deployment's circuit breaker on this
 // replica.
 func (g *Gateway) BreakerState(deploymentID string) breaker.State {
@@ -286,6 +320,9 @@ func (g *Gateway) route(next http.Handler) http.Handler {
 			g.errorHandler(w, r, err)
 			return
 		}
+		if rec, ok := telemetry.FromContext(r.Context()); ok {
+			rec.Route = g.routeName
+		}
 		next.ServeHTTP(w, r.WithContext(withRoute(r.Context(), &rt)))
 	})
 }
@@ -335,6 +372,11 @@ func (g *Gateway) authorize(next http.Handler) http.Handler {
 			UserID:             rt.userID,
 			DeploymentID:       rt.deploymentID,
 			StripAuthorization: g.carriesPlatformToken(r, id),
+		}
+		if rec, ok := telemetry.FromContext(r.Context()); ok {
+			// Only now: ids in metrics come from authorized requests alone.
+			rec.UserID, rec.DeploymentID = rt.userID, rt.deploymentID
+			rec.BreakerState = g.breakers.State(rt.deploymentID).String()
 		}
 		ctx := proxy.NewContext(r.Context(), target)
 		ctx = limit.NewContext(ctx, limit.Subject{UserID: rt.userID, DeploymentID: rt.deploymentID})
@@ -400,6 +442,9 @@ func (g *Gateway) upstreamFailed(w http.ResponseWriter, r *http.Request, err err
 		}
 		g.logger.Log(r.Context(), level, "gateway: upstream request failed",
 			"request_id", reqID, "deployment_id", deployment, "error", err)
+	}
+	if rec, ok := telemetry.FromContext(r.Context()); ok && errors.Is(err, breaker.ErrOpen) {
+		rec.BreakerState = breaker.Open.String()
 	}
 	g.errorHandler(w, r, err)
 }

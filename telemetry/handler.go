@@ -1,0 +1,235 @@
+package telemetry
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/mcphub/apigateway/internal/problem"
+	"github.com/mcphub/apigateway/internal/requestid"
+	"github.com/mcphub/apigateway/internal/respwriter"
+)
+
+// Handler returns a handler that measures every request it passes to next.
+// It puts a [Record] in the request's context for next to fill, starts a
+// server span, counts body bytes in both directions as they flow, and when
+// next returns (or panics: the panic goes on after the request is
+// recorded) records the metrics, ends the span, writes the access log line
+// and calls Config.OnRequest.
+//
+// The response writer next receives streams as the one it wraps: nothing
+// is buffered, and Flush, Hijack and the deadline setters reach the
+// server's writer through [http.ResponseController]. A response counts as
+// a stream, in gateway.streams.active, from its first Flush until next
+// returns; a hijacked connection counts in gateway.websockets.active until
+// it is closed.
+//
+// The trace context of a request is continued only when it comes from one
+// of Config.TrustedProxies; from anyone else it is linked to the new trace
+// but not continued, so clients cannot choose trace ids or sampling.
+func (t *Telemetry) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := newRecord(time.Now())
+		ctx, span := t.startServerSpan(r)
+		ctx = NewContext(ctx, rec)
+		// The request is copied, never changed: net/http still needs the
+		// original body after the handler returns.
+		in := r.WithContext(ctx)
+		if r.Body != nil && r.Body != http.NoBody {
+			in.Body = &body{ReadCloser: r.Body, t: t, rec: rec, ctx: ctx}
+		}
+		rw := &writer{Writer: respwriter.Wrap(w, nil), t: t, rec: rec, ctx: ctx}
+
+		// Recording is deferred so that a request whose handler panics (as
+		// ReverseProxy does, with http.ErrAbortHandler, when a stream
+		// breaks) is measured too; the panic is not recovered.
+		finished := false
+		defer func() { t.finish(rw, r, in, span, !finished) }()
+		next.ServeHTTP(rw, in)
+		finished = true
+	})
+}
+
+// startServerSpan starts r's server span, continuing the trace r carries
+// if r came from a trusted proxy and linking to it otherwise.
+func (t *Telemetry) startServerSpan(r *http.Request) (context.Context, trace.Span) {
+	ctx := r.Context()
+	m := method(r.Method)
+	opts := make([]trace.SpanStartOption, 0, 4)
+	opts = append(opts, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(
+		semconv.HTTPRequestMethodKey.String(m),
+		semconv.URLScheme(scheme(r)),
+		semconv.URLPath(truncate(r.URL.EscapedPath(), maxPath)),
+	))
+
+	remote := t.propagator.Extract(ctx, propagation.HeaderCarrier(r.Header))
+	switch sc := trace.SpanContextFromContext(remote); {
+	case t.trusted != nil && t.trusted(r):
+		ctx = remote
+	case sc.IsValid() && sc.IsRemote():
+		opts = append(opts, trace.WithNewRoot(), trace.WithLinks(trace.Link{SpanContext: sc}))
+	}
+	return t.tracer.Start(ctx, m, opts...)
+}
+
+// finish completes rec's results and records the request: metrics, span,
+// access log, then Config.OnRequest. outer is the request the Handler
+// received, in the copy it passed on.
+func (t *Telemetry) finish(w *writer, outer, in *http.Request, span trace.Span, panicked bool) {
+	rec := w.rec
+	rec.Duration = time.Since(rec.Start)
+	rec.Status = status(w, outer, panicked)
+	w.endStream()
+
+	rec.BytesIn, rec.BytesOut = rec.live.bytesIn.Load(), rec.live.bytesOut.Load()
+	if d := rec.live.upstream.Load(); d != 0 {
+		rec.UpstreamDuration = time.Duration(d)
+	}
+	if rec.Route == "" {
+		rec.Route = in.Pattern
+	}
+	rec.RequestID, _ = requestid.FromContext(outer.Context())
+	rec.Method = outer.Method
+	rec.Path = truncate(outer.URL.EscapedPath(), maxPath)
+	rec.UserAgent = truncate(outer.UserAgent(), maxUserAgent)
+	rec.ClientIP = t.clientAddr(outer)
+	rec.Country, rec.City = t.locate(outer, rec.ClientIP)
+
+	ctx := in.Context()
+	t.recordMetrics(ctx, rec, outer)
+	t.endServerSpan(span, rec)
+	t.logRequest(ctx, rec)
+	if t.onRequest != nil {
+		t.onRequest(context.WithoutCancel(ctx), rec)
+	}
+}
+
+// status returns the status to record for a finished request.
+func status(w *writer, r *http.Request, panicked bool) int {
+	switch s := w.Status(); {
+	case s != 0:
+		return s
+	case w.Hijacked():
+		return http.StatusSwitchingProtocols
+	case r.Context().Err() != nil:
+		return problem.StatusClientClosedRequest
+	case panicked:
+		return http.StatusInternalServerError
+	}
+	return http.StatusOK // what net/http sends for a handler that wrote nothing
+}
+
+// recordMetrics records the HTTP server metrics of a finished request.
+func (t *Telemetry) recordMetrics(ctx context.Context, rec *Record, r *http.Request) {
+	if !t.duration.Inst().Enabled(ctx) && !t.requestSize.Inst().Enabled(ctx) &&
+		!t.responseSize.Inst().Enabled(ctx) {
+		return
+	}
+	attrs := make([]attribute.KeyValue, 0, 7)
+	attrs = append(attrs,
+		semconv.HTTPRequestMethodKey.String(method(r.Method)),
+		semconv.URLScheme(scheme(r)),
+		semconv.HTTPResponseStatusCode(rec.Status),
+		DeploymentIDKey.String(t.deployments.value(rec.DeploymentID)),
+	)
+	if rec.Route != "" {
+		attrs = append(attrs, semconv.HTTPRoute(t.routes.value(rec.Route)))
+	}
+	if t.userAttr {
+		attrs = append(attrs, UserIDKey.String(t.users.value(rec.UserID)))
+	}
+	if rec.Status >= 500 {
+		attrs = append(attrs, semconv.ErrorTypeKey.String(strconv.Itoa(rec.Status)))
+	}
+	set := attribute.NewSet(attrs...)
+
+	t.duration.RecordSet(ctx, rec.Duration.Seconds(), set)
+	t.requestSize.RecordSet(ctx, rec.BytesIn, set)
+	t.responseSize.RecordSet(ctx, rec.BytesOut, set)
+}
+
+// endServerSpan names the server span after the route, adds what the
+// request's handlers found out, and ends it.
+func (t *Telemetry) endServerSpan(span trace.Span, rec *Record) {
+	defer span.End()
+	if !span.IsRecording() {
+		return
+	}
+
+	if rec.Route != "" {
+		span.SetName(method(rec.Method) + " " + rec.Route)
+		span.SetAttributes(semconv.HTTPRoute(rec.Route))
+	}
+	span.SetAttributes(
+		semconv.HTTPResponseStatusCode(rec.Status),
+		semconv.HTTPRequestBodySize(int(rec.BytesIn)),
+		semconv.HTTPResponseBodySize(int(rec.BytesOut)),
+	)
+	if rec.Status >= 500 {
+		span.SetAttributes(semconv.ErrorTypeKey.String(strconv.Itoa(rec.Status)))
+		span.SetStatus(codes.Error, "")
+	}
+	if rec.ClientIP.IsValid() {
+		span.SetAttributes(semconv.ClientAddress(rec.ClientIP.String()))
+	}
+	if rec.Country != unknownCountry {
+		span.SetAttributes(semconv.GeoCountryISOCode(rec.Country))
+	}
+	optional := [...]struct {
+		key attribute.Key
+		val string
+	}{
+		{semconv.UserAgentOriginalKey, rec.UserAgent},
+		{semconv.GeoLocalityNameKey, rec.City},
+		{RequestIDKey, rec.RequestID},
+		{UserIDKey, rec.UserID},
+		{DeploymentIDKey, rec.DeploymentID},
+		{LimitOutcomeKey, rec.LimitOutcome},
+		{LimitScopeKey, rec.LimitScope},
+		{BreakerStateKey, rec.BreakerState},
+	}
+	for _, a := range optional {
+		if a.val != "" {
+			span.SetAttributes(a.key.String(a.val))
+		}
+	}
+}
+
+// method returns m if it is a method the HTTP semantic conventions know,
+// "_OTHER" if not, so that made-up methods cannot create series.
+func method(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace, "QUERY":
+		return m
+	}
+	return "_OTHER"
+}
+
+func scheme(r *http.Request) string {
+	if r.TLS != nil {
+		return "https"
+	}
+	return "http"
+}
+
+// Limits on the lengths of client-supplied strings in logs and spans.
+const (
+	maxPath      = 2048
+	maxUserAgent = 256
+)
+
+// truncate returns s cut to at most n bytes.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
