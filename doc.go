@@ -91,10 +91,15 @@
 //
 // # Telemetry
 //
-// OpenTelemetry metrics, traces and access logs (package telemetry) are
-// the next stage of the chain and not in this version of the module yet:
-// today the gateway measures nothing beyond the request id it puts on
-// every response and log line.
+// Package telemetry wraps the whole chain, so refused requests are
+// measured too: OpenTelemetry HTTP metrics per deployment (ids only from
+// authorized requests, capped), bytes counted as they flow (long streams
+// and WebSockets included), upstream time, limit decisions and breaker
+// states; a server span per request and a client span to the deployment,
+// with trace context propagated; one slog access line per request, never
+// with a credential or a query string; client countries from a MaxMind
+// database. Package telemetry/usage keeps each user's and deployment's
+// last hour of usage in bounded memory for dashboards.
 //
 // # Errors
 //

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -40,6 +41,10 @@ type options struct {
 	// CORSOrigins are the origins browsers may call deployments from.
 	// Empty means none.
 	CORSOrigins []string
+
+	// GeoIPDB is the path of a MaxMind-format database for client
+	// countries. Empty means every country is "unknown".
+	GeoIPDB string
 }
 
 // A hub is the demo platform: its own pages (home, login, logout), the
@@ -49,6 +54,8 @@ type hub struct {
 	secrets secrets
 	store   *memoryStore
 	apps    *demoApps
+	obs     *observability
+	gw      *gateway.Gateway
 }
 
 // newHub starts the demo deployments and builds the hub's handler. Close
@@ -69,12 +76,16 @@ func newHub(ctx context.Context, opts options) (*hub, error) {
 		return nil, err
 	}
 	h := &hub{secrets: sec, apps: apps}
-	if h.store, err = newMemoryStore(apps.listings); err != nil {
+	if h.obs, err = newObservability(ctx); err != nil {
 		apps.Close()
 		return nil, err
 	}
+	if h.store, err = newMemoryStore(apps.listings); err != nil {
+		h.Close()
+		return nil, err
+	}
 	if h.handler, err = h.routes(sec, ttl, opts, logger); err != nil {
-		apps.Close()
+		h.Close()
 		return nil, err
 	}
 	return h, nil
@@ -112,11 +123,13 @@ func (h *hub) routes(sec secrets, ttl time.Duration, opts options,
 		LoginURL:      loginPath,
 		Limits:        opts.Limits,
 		CORS:          gateway.CORSConfig{AllowedOrigins: opts.CORSOrigins},
+		Telemetry:     h.obs.config(logger, opts.GeoIPDB),
 		Logger:        logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating gateway: %w", err)
 	}
+	h.gw = gw
 
 	login := &loginHandler{
 		store:    cookies,
@@ -132,6 +145,8 @@ func (h *hub) routes(sec secrets, ttl time.Duration, opts options,
 	mux.HandleFunc("POST "+loginPath, login.signIn)
 	mux.HandleFunc("GET /logout", login.signOut)
 	mux.HandleFunc("POST /logout", login.signOut)
+	mux.Handle("GET /metrics", h.obs.metrics())
+	mux.Handle("GET /api/usage", &usageHandler{verifier: verifier, store: h.store, usage: h.obs.usage})
 	platform := pageHeaders(http.NewCrossOriginProtection().Handler(mux))
 
 	// Wrap, not a mux pattern: the mux would clean ".." and "//" out of
@@ -146,7 +161,13 @@ func (h *hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // Close ends the streams to the demo deployments and stops their servers.
 func (h *hub) Close() error {
-	return h.apps.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	err := errors.Join(h.apps.Close(), h.obs.Close(ctx))
+	if h.gw != nil {
+		err = errors.Join(err, h.gw.Close())
+	}
+	return err
 }
 
 // pageHeaders sets the security headers of the hub's own pages, which are

@@ -44,6 +44,14 @@
 //	                            502s, then fast 503s once its breaker opens
 //	user-456/private-app-777    web app of the other user
 //
+// Monitoring: /metrics is the Prometheus exposition of the gateway's
+// OpenTelemetry metrics (requests by deployment and status, durations,
+// bytes, limit decisions, breaker states); metrics and traces also go to an
+// OTLP collector when OTEL_EXPORTER_OTLP_ENDPOINT is set. Every request is
+// one JSON access-log line on stderr. -geoip-db PATH adds client countries
+// from a MaxMind-format database. /api/usage shows the signed-in user (cookie
+// or token) their own recent usage per deployment.
+//
 // The hub serves plain HTTP and is meant for loopback: its session cookie is
 // not marked Secure.
 package main
@@ -102,6 +110,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"rate limit per deployment across its callers, as `N-S|M|H|D`")
 	redisURL := flags.String("redis-url", "",
 		"share rate-limit counters through the Redis at `URL` (redis://HOST:PORT/DB); empty counts in memory")
+	geoDB := flags.String("geoip-db", "", "look client countries up in the MaxMind-format database at `PATH`")
 	corsOrigins := flags.String("cors-origins", "http://localhost:5173",
 		"comma-separated `ORIGINS` browsers may call deployments from (empty: none)")
 	if err := flags.Parse(args); err != nil {
@@ -130,7 +139,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("listening: %w", err)
 	}
 	h, err := newHub(ctx, options{Seed: *seed, Logger: logger, Limits: limits,
-		CORSOrigins: splitList(*corsOrigins)})
+		CORSOrigins: splitList(*corsOrigins), GeoIPDB: *geoDB})
 	if err != nil {
 		ln.Close()
 		return err
