@@ -60,7 +60,7 @@ func requestCounts(t *testing.T, reader *sdkmetric.ManualReader) map[[2]string]u
 			for _, dp := range m.Data.(metricdata.Histogram[float64]).DataPoints {
 				status, _ := dp.Attributes.Value("http.response.status_code")
 				dep, _ := dp.Attributes.Value(attribute.Key(telemetry.DeploymentIDKey))
-				counts[[2]string{status.Emit(), dep.Emit()}] += dp.Count
+				counts[[2]string{status.String(), dep.String()}] += dp.Count
 			}
 		}
 	}
