@@ -3,6 +3,8 @@ package gateway_test
 import (
 	"bytes"
 	"context"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -10,9 +12,13 @@ import (
 	"testing"
 	"time"
 
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
 	"github.com/mcphub/apigateway/auth"
 	"github.com/mcphub/apigateway/gateway"
 	"github.com/mcphub/apigateway/limit"
+	"github.com/mcphub/apigateway/telemetry"
 )
 
 // benchUpstream answers 1 KiB to every request.
@@ -59,8 +65,23 @@ func BenchmarkProxyBare(b *testing.B) {
 
 // BenchmarkGatewayChain is the whole gateway: request id, security
 // headers, CORS, authentication, the cached ownership check, both rate
-// limit counters in memory and the proxy.
+// limit counters in memory, the breaker and the proxy, with telemetry on
+// the default no-op providers.
 func BenchmarkGatewayChain(b *testing.B) {
+	benchmarkChain(b, telemetry.Config{})
+}
+
+// BenchmarkGatewayChainTelemetry is BenchmarkGatewayChain with telemetry
+// recording for real: SDK metrics, every trace sampled, a JSON access log.
+func BenchmarkGatewayChainTelemetry(b *testing.B) {
+	benchmarkChain(b, telemetry.Config{
+		MeterProvider:  sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader())),
+		TracerProvider: sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample())),
+		AccessLog:      slog.New(slog.NewJSONHandler(io.Discard, nil)),
+	})
+}
+
+func benchmarkChain(b *testing.B, tc telemetry.Config) {
 	up := benchUpstream(b)
 	store := gateway.DeploymentStoreFunc(func(_ context.Context, id string) (gateway.Deployment, error) {
 		return gateway.Deployment{ID: id, OwnerID: "u", Status: gateway.StatusRunning, UpstreamURL: up.URL}, nil
@@ -70,6 +91,7 @@ func BenchmarkGatewayChain(b *testing.B) {
 		Verifier:    tokens,
 		Deployments: store,
 		CacheTTL:    time.Hour,
+		Telemetry:   tc,
 		CORS:        gateway.CORSConfig{AllowedOrigins: []string{"https://app.example.test"}},
 		Limits: limit.Config{
 			PerUser:       limit.Rate{Limit: 1 << 40, Period: time.Hour},

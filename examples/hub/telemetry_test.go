@@ -2,9 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -109,5 +113,41 @@ func TestUsageShowsOnlyTheCallersDeployments(t *testing.T) {
 
 	if resp, _ := th.get(t, "/api/usage", nil); resp.StatusCode != 401 {
 		t.Errorf("GET /api/usage without credentials: %d, want 401", resp.StatusCode)
+	}
+}
+
+// With OTEL_EXPORTER_OTLP_ENDPOINT set, metrics and traces reach an OTLP
+// receiver (a stand-in that records what is posted to it).
+func TestOTLPExportWhenTheEndpointIsSet(t *testing.T) {
+	var mu sync.Mutex
+	posted := map[string]int{}
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		posted[r.URL.Path]++
+		mu.Unlock()
+	}))
+	defer receiver.Close()
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.URL)
+
+	h, err := newHub(t.Context(), options{Seed: testSeed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	req, _ := http.NewRequest("GET", srv.URL+"/api/gateway/user-123/webapp-789/", nil)
+	req.Header.Set("Authorization", "Bearer "+h.secrets.tokens["user-123"])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	srv.Close()
+	h.Close() // flushes the exporters
+
+	mu.Lock()
+	defer mu.Unlock()
+	if posted["/v1/traces"] == 0 || posted["/v1/metrics"] == 0 {
+		t.Errorf("OTLP posts = %v, want traces and metrics", posted)
 	}
 }
