@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/mcphub/apigateway/internal/clientip"
@@ -50,68 +49,9 @@ func (l *Limiter) ClientIPHandler(next http.Handler) http.Handler {
 	})
 }
 
-// clientAddr returns the address of r's client, or the zero address if
-// the peer's address cannot be parsed.
+// clientAddr is the address requests are counted by: see clientip.Client.
 func (l *Limiter) clientAddr(r *http.Request) netip.Addr {
-	addr := clientip.Peer(r).WithZone("")
-	if !addr.IsValid() || !l.isTrusted(addr) {
-		return addr
-	}
-	values := r.Header.Values("X-Forwarded-For")
-	for i := len(values) - 1; i >= 0; i-- {
-		rest := values[i]
-		for rest != "" {
-			entry := rest
-			if j := strings.LastIndexByte(rest, ','); j >= 0 {
-				entry, rest = rest[j+1:], rest[:j]
-			} else {
-				rest = ""
-			}
-			entry = strings.TrimSpace(entry)
-			if entry == "" {
-				continue
-			}
-			a, ok := parseForwarded(entry)
-			if !ok {
-				return addr
-			}
-			addr = a
-			if !l.isTrusted(a) {
-				return a
-			}
-		}
-	}
-	// Every hop was a trusted proxy: the farthest one is the client.
-	return addr
-}
-
-func (l *Limiter) isTrusted(a netip.Addr) bool {
-	for _, p := range l.trusted {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
-
-// parseForwarded parses one X-Forwarded-For entry: an address, possibly
-// with a port ("192.0.2.1:443", "[2001:db8::1]:443") or brackets.
-func parseForwarded(s string) (netip.Addr, bool) {
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		ap, perr := netip.ParseAddrPort(s)
-		if perr != nil {
-			if len(s) < 2 || s[0] != '[' || s[len(s)-1] != ']' {
-				return netip.Addr{}, false
-			}
-			if a, err = netip.ParseAddr(s[1 : len(s)-1]); err != nil {
-				return netip.Addr{}, false
-			}
-		} else {
-			a = ap.Addr()
-		}
-	}
-	return a.Unmap().WithZone(""), true
+	return clientip.Client(r, l.trusted)
 }
 
 // clientKey is the counter key of a client address: the address itself

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/mcphub/apigateway/internal/clientip"
 )
 
 // FuzzClientAddr checks that any X-Forwarded-For from a trusted proxy
@@ -31,7 +33,7 @@ func FuzzClientAddr(f *testing.F) {
 		}
 		named := addr == netip.MustParseAddr("10.0.0.1")
 		for _, entry := range strings.Split(xff, ",") {
-			if a, ok := parseForwarded(strings.TrimSpace(entry)); ok && a == addr {
+			if a, ok := clientip.ParseForwardedFor(strings.TrimSpace(entry)); ok && a == addr {
 				named = true
 			}
 		}
