@@ -12,4 +12,3 @@ import (
 func (t *Telemetry) clientAddr(r *http.Request) netip.Addr {
 	return clientip.Client(r, t.proxies)
 }
-
