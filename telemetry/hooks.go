@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 )
 
@@ -24,16 +25,26 @@ func (t *Telemetry) LimitDecision(ctx context.Context, scope, outcome string) {
 	if severity == severityError {
 		outcome = "error"
 	}
-	t.decisions.Add(ctx, 1, metric.WithAttributes(
-		LimitScopeKey.String(t.scopes.value(scope)),
-		LimitOutcomeKey.String(outcome),
-	))
+	t.decisions.Add(ctx, 1, t.decisionAttrs(t.scopes.value(scope), outcome))
 
 	if rec, ok := FromContext(ctx); ok && severity > rec.limitSeverity {
 		rec.limitSeverity = severity
 		rec.LimitOutcome = outcome
 		rec.LimitScope = scope
 	}
+}
+
+// decisionAttrs returns the attribute option of a decision's data point,
+// built once per scope and outcome: the hook runs on every request, and
+// the pairs are few (scopes are capped, outcomes are three).
+func (t *Telemetry) decisionAttrs(scope, outcome string) metric.MeasurementOption {
+	key := [2]string{scope, outcome}
+	if opt, ok := t.decisionOpts.Load(key); ok {
+		return opt.(metric.MeasurementOption)
+	}
+	opt := metric.WithAttributeSet(attribute.NewSet(LimitScopeKey.String(scope), LimitOutcomeKey.String(outcome)))
+	t.decisionOpts.Store(key, opt)
+	return opt
 }
 
 const (

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
@@ -112,6 +113,7 @@ type Telemetry struct {
 	streams      metric.Int64UpDownCounter
 	websockets   metric.Int64UpDownCounter
 	decisions    metric.Int64Counter
+	decisionOpts sync.Map // [2]string{scope, outcome} → metric.MeasurementOption
 	transitions  metric.Int64Counter
 	breakerState metric.Int64Gauge
 }
