@@ -29,6 +29,13 @@ type Config struct {
 	// Empty means "return_to".
 	ReturnParam string
 
+	// ResourceMetadata, when set, returns the URL of the OAuth protected
+	// resource metadata (RFC 9728) that describes how to authenticate for
+	// r, sent as the resource_metadata parameter of the challenge so that
+	// clients implementing MCP authorization can discover where to sign
+	// in. Nil, or an empty result, means a plain challenge.
+	ResourceMetadata func(r *http.Request) string
+
 	// ErrorHandler answers requests that fail authentication. The error
 	// wraps [ErrUnauthenticated] for bad or missing credentials, or
 	// [ErrUnavailable] when the verifier could not decide. WWW-Authenticate
@@ -41,6 +48,7 @@ type Config struct {
 type Authenticator struct {
 	verifier     SessionVerifier
 	challenge    string
+	metadata     func(*http.Request) string
 	login        *url.URL
 	returnParam  string
 	errorHandler func(w http.ResponseWriter, r *http.Request, err error)
@@ -55,6 +63,7 @@ func New(cfg Config) (*Authenticator, error) {
 		verifier:     cfg.Verifier,
 		returnParam:  cfg.ReturnParam,
 		errorHandler: cfg.ErrorHandler,
+		metadata:     cfg.ResourceMetadata,
 	}
 	realm := cfg.Realm
 	if realm == "" {
@@ -107,6 +116,11 @@ func (a *Authenticator) refuse(w http.ResponseWriter, r *http.Request, err error
 	if _, tokenErr := BearerToken(r); !errors.Is(err, ErrNoCredentials) && !errors.Is(tokenErr, ErrNoCredentials) {
 		// A bearer token was sent and refused; RFC 6750 says so this way.
 		challenge += `, error="invalid_token"`
+	}
+	if a.metadata != nil {
+		if u := a.metadata(r); u != "" && !strings.ContainsAny(u, "\"\\\r\n") {
+			challenge += `, resource_metadata="` + u + `"`
+		}
 	}
 	w.Header().Set("WWW-Authenticate", challenge)
 	a.errorHandler(w, r, err)

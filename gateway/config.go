@@ -37,6 +37,14 @@ type Config struct {
 	// query parameter. Empty means every unauthenticated request gets 401.
 	LoginURL string
 
+	// ProtectedResource, when set, publishes OAuth protected resource
+	// metadata (RFC 9728) for every deployment path at
+	// /.well-known/oauth-protected-resource/{path} (served by
+	// [Gateway.Wrap]), and names it in the resource_metadata parameter of
+	// every 401 challenge, so MCP clients that implement MCP authorization
+	// can discover how to sign in. Nil means a plain 401.
+	ProtectedResource *ResourceMetadata
+
 	// CacheSize bounds how many deployments are cached. Zero means 10000.
 	CacheSize int
 

@@ -38,6 +38,8 @@ type Gateway struct {
 	verifier     auth.SessionVerifier
 	origins      originSet                // allowed for every deployment
 	trusted      func(*http.Request) bool // peer is a trusted proxy
+	metadata     *ResourceMetadata        // nil: none published
+	metaHandler  http.Handler             // serves metadata, with ids and headers
 	handler      http.Handler
 }
 
@@ -86,11 +88,21 @@ func New(cfg Config) (*Gateway, error) {
 		return nil, err
 	}
 
-	authn, err := auth.New(auth.Config{
+	g.trusted = clientip.Trusted(cfg.TrustedProxies)
+	ac := auth.Config{
 		Verifier:     cfg.Verifier,
 		LoginURL:     cfg.LoginURL,
 		ErrorHandler: g.errorHandler,
-	})
+	}
+	if cfg.ProtectedResource != nil {
+		m := *cfg.ProtectedResource
+		if err := m.validate(); err != nil {
+			return nil, fmt.Errorf("gateway: Config.ProtectedResource: %w", err)
+		}
+		g.metadata = &m
+		ac.ResourceMetadata = g.metadataURL
+	}
+	authn, err := auth.New(ac)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
@@ -111,8 +123,7 @@ func New(cfg Config) (*Gateway, error) {
 		g.telemetry.Close()
 		return nil, err
 	}
-	trusted := clientip.Trusted(cfg.TrustedProxies)
-	g.trusted = trusted
+	trusted := g.trusted
 	upstream, err := proxy.New(proxy.Config{
 		Transport:      g.breakers.RoundTripper(g.telemetry.Transport(transport)),
 		SessionCookie:  cfg.SessionCookie,
@@ -146,6 +157,7 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.Limits.PerClientIP != (limit.Rate{}) {
 		chain = chain.Append(limits.ClientIPHandler)
 	}
+	g.metaHandler = alice.New(requestid.Middleware(trusted), headers.Handler).ThenFunc(g.serveMetadata)
 	g.handler = chain.Append(corsHandler, g.route, authn.Require, g.authorize, limits.Handler).Then(upstream)
 	return g, nil
 }
@@ -231,17 +243,23 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // Wrap returns a handler that serves requests under the gateway's prefix
-// itself and passes every other request to platform. Prefer it to
-// registering the gateway on an http.ServeMux: ServeMux cleans "..", "."
-// and "//" out of paths, and redirects, before any handler runs, which
-// changes paths that deployments should see verbatim.
+// itself, and the protected resource metadata of its deployments when
+// Config.ProtectedResource is set, and passes every other request to
+// platform. Prefer it to registering the gateway on an http.ServeMux:
+// ServeMux cleans "..", "." and "//" out of paths, and redirects, before
+// any handler runs, which changes paths that deployments should see
+// verbatim.
 func (g *Gateway) Wrap(platform http.Handler) http.Handler {
+	metadataPrefix := wellKnownMetadata + g.prefix
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, g.prefix) {
+		switch {
+		case strings.HasPrefix(r.URL.Path, g.prefix):
 			g.handler.ServeHTTP(w, r)
-			return
+		case g.metadata != nil && strings.HasPrefix(r.URL.Path, metadataPrefix):
+			g.metaHandler.ServeHTTP(w, r)
+		default:
+			platform.ServeHTTP(w, r)
 		}
-		platform.ServeHTTP(w, r)
 	})
 }
 

@@ -124,7 +124,11 @@ func (h *hub) routes(sec secrets, ttl time.Duration, opts options,
 		Limits:        opts.Limits,
 		CORS:          gateway.CORSConfig{AllowedOrigins: opts.CORSOrigins},
 		Telemetry:     h.obs.config(logger, opts.GeoIPDB),
-		Logger:        logger,
+		// MCP clients that implement MCP authorization learn from a 401
+		// where to sign in; for the demo, the hub itself is the
+		// authorization server.
+		ProtectedResource: &gateway.ResourceMetadata{AuthorizationServers: []string{"/"}},
+		Logger:            logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating gateway: %w", err)

@@ -87,3 +87,20 @@ func TestMCPNeedsToken(t *testing.T) {
 		t.Errorf("Connect: %v, want it refused as Unauthorized", err)
 	}
 }
+
+func TestMCPClientsWithoutTokenFindTheResourceMetadata(t *testing.T) {
+	th := startHub(t)
+	resp, _ := th.do(t, http.MethodPost, "/api/gateway/user-123/mcp-tools-42/mcp",
+		http.Header{"Content-Type": {"application/json"}, "Accept": {"application/json, text/event-stream"}},
+		strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}`))
+	challenge := resp.Header.Get("WWW-Authenticate")
+	const metaPath = "/.well-known/oauth-protected-resource/api/gateway/user-123/mcp-tools-42/mcp"
+	wantParam := `resource_metadata="` + th.url + metaPath + `"`
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(challenge, wantParam) {
+		t.Fatalf("got %d, WWW-Authenticate %q; want 401 naming the resource metadata", resp.StatusCode, challenge)
+	}
+	resp, body := th.get(t, metaPath, nil)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"authorization_servers":["`+th.url+`/"]`) {
+		t.Errorf("metadata: %d %s", resp.StatusCode, body)
+	}
+}
