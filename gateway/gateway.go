@@ -402,7 +402,9 @@ func (g *Gateway) authorize(next http.Handler) http.Handler {
 		if d.Rate != (limit.Rate{}) {
 			ctx = context.WithValue(ctx, deploymentKey{}, &d)
 		}
-		next.ServeHTTP(w, r.WithContext(ctx))
+		// MCP labels may need a look at the body: only now that the
+		// caller is authorized is it worth waiting for.
+		next.ServeHTTP(w, g.telemetry.LabelMCP(r.WithContext(ctx)))
 	})
 }
 

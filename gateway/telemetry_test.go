@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -110,5 +113,40 @@ func TestEveryRequestIsMeasuredAndLogged(t *testing.T) {
 	}
 	if strings.Contains(logs.b.String(), "SECRET-") || strings.Contains(logs.b.String(), "Bearer") {
 		t.Errorf("access log leaks a credential or the query: %s", logs.b.String())
+	}
+}
+
+// MCP tool calls are labelled with their method and tool once authorized;
+// the upstream still receives the body byte for byte.
+func TestMCPToolCallsAreLabelled(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	var logs lockedBuffer
+	f := newFixture(t, gateway.Config{Telemetry: telemetry.Config{
+		MeterProvider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)),
+		AccessLog:     slog.New(slog.NewJSONHandler(&logs, nil)),
+	}})
+	var got []byte
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, _ = io.ReadAll(r.Body)
+	}))
+	t.Cleanup(app.Close)
+	f.store.set(gateway.Deployment{ID: "dep-m", OwnerID: "user-1", Status: gateway.StatusRunning, UpstreamURL: app.URL})
+
+	body := `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"add","arguments":{"a":2,"b":3}}}`
+	req, _ := http.NewRequest("POST", f.srv.URL+"/api/gateway/user-1/dep-m/mcp", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+tokenUser1)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+
+	if string(got) != body {
+		t.Errorf("upstream body = %q, want it unchanged", got)
+	}
+	lines := logs.lines()
+	if len(lines) != 1 || lines[0]["mcp_method"] != "tools/call" || lines[0]["mcp_tool"] != "add" {
+		t.Errorf("access log = %v, want mcp_method tools/call and mcp_tool add", lines)
 	}
 }

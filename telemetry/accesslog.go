@@ -13,7 +13,8 @@ import (
 //
 // The line's attributes: request_id, method, path, route, status, user_id,
 // deployment_id, bytes_in, bytes_out, duration_ms, upstream_ms, client_ip,
-// country, city, limit, limit_scope, breaker, user_agent.
+// country, city, limit, limit_scope, breaker, mcp_method, mcp_tool,
+// user_agent.
 func (t *Telemetry) logRequest(ctx context.Context, rec *Record) {
 	if t.log == nil || !t.log.Enabled(ctx, slog.LevelInfo) {
 		return
@@ -40,6 +41,8 @@ func (t *Telemetry) logRequest(ctx context.Context, rec *Record) {
 		slog.String("limit", rec.LimitOutcome),
 		slog.String("limit_scope", rec.LimitScope),
 		slog.String("breaker", rec.BreakerState),
+		slog.String("mcp_method", rec.MCPMethod),
+		slog.String("mcp_tool", rec.MCPTool),
 		slog.String("user_agent", rec.UserAgent),
 	)
 }

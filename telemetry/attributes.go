@@ -22,3 +22,16 @@ const (
 	// BreakerToKey is the state a circuit breaker entered (metrics).
 	BreakerToKey = attribute.Key("gateway.breaker.to")
 )
+
+// The attribute keys of MCP requests, from the OpenTelemetry semantic
+// conventions for MCP and generative AI. The semconv packages of
+// OpenTelemetry-Go had them until v1.41.0 and left them out afterwards, so
+// the package names them itself.
+const (
+	// MCPMethodNameKey is an MCP request's JSON-RPC method, such as
+	// "tools/call" (metrics, spans).
+	MCPMethodNameKey = attribute.Key("mcp.method.name")
+	// GenAIToolNameKey is the tool a tools/call request calls (metrics,
+	// spans).
+	GenAIToolNameKey = attribute.Key("gen_ai.tool.name")
+)

@@ -22,7 +22,8 @@
 //
 // with http.request.method (unknown methods as "_OTHER"), url.scheme,
 // http.response.status_code, http.route (when known), error.type (for
-// 5xx), gateway.deployment.id and gateway.user.id. The gateway's own:
+// 5xx), gateway.deployment.id and gateway.user.id, and for MCP requests
+// mcp.method.name and, for tools/call, gen_ai.tool.name. The gateway's own:
 //
 //	gateway.upstream.duration    histogram, s: time to the upstream's
 //	                             response headers; gateway.deployment.id,
@@ -50,6 +51,19 @@
 // (later ones become [Other]); Config.DisableUserAttribute removes the
 // user id from metrics.
 //
+// # MCP
+//
+// MCP requests are labelled with their JSON-RPC method and, for
+// tools/call, the tool name: the Handler reads the Mcp-Method and Mcp-Name
+// headers of the stateless protocol generation, and [Telemetry.LabelMCP],
+// called once a request is authorized, reads the first 16 KiB of a POSTed
+// JSON body, which then streams on unchanged.
+// The labels go in the [Record] (MCPMethod, MCPTool), on the server span,
+// in the access log, and on the HTTP server metrics of requests that
+// reached a deployment. Since clients choose them, metrics keep at most 50
+// distinct methods and 100 distinct tool names across all deployments;
+// later ones become [Other].
+//
 // # Traces
 //
 // Each request gets a server span named after its method and route, with
@@ -68,9 +82,11 @@
 // # Secrets
 //
 // Nothing the package records holds the query string or a request or
-// response header other than User-Agent, and errors are recorded by kind,
-// not message. Tokens, cookies, session ids and Authorization values
-// therefore cannot reach logs, spans or metrics through it.
+// response header other than User-Agent and the MCP method and tool
+// names, which are kept only when they are short names of plain
+// characters. Errors are recorded by kind, not message. Tokens, cookies,
+// session ids and Authorization values therefore cannot reach logs, spans
+// or metrics through it.
 //
 // # Geography
 //

@@ -24,6 +24,13 @@ import (
 // recorded) records the metrics, ends the span, writes the access log line
 // and calls Config.OnRequest.
 //
+// Before it calls next, the Handler labels an MCP request that carries an
+// Mcp-Method header (the stateless protocol generation) with that JSON-RPC
+// method and, for tools/call, the Mcp-Name tool name. It never reads the
+// body: labels from the body come from [Telemetry.LabelMCP], which the
+// chain calls once the request is authorized. A method or tool name that
+// is not 1 to 64 (tool: 128) characters from [A-Za-z0-9_./-] is left out.
+//
 // The response writer next receives streams as the one it wraps: nothing
 // is buffered, and Flush, Hijack and the deadline setters reach the
 // server's writer through [http.ResponseController]. A response counts as
@@ -42,8 +49,9 @@ func (t *Telemetry) Handler(next http.Handler) http.Handler {
 		// The request is copied, never changed: net/http still needs the
 		// original body after the handler returns.
 		in := r.WithContext(ctx)
-		if r.Body != nil && r.Body != http.NoBody {
-			in.Body = &body{ReadCloser: r.Body, t: t, rec: rec, ctx: ctx}
+		labelMCPHeaders(r, rec)
+		if in.Body != nil && in.Body != http.NoBody {
+			in.Body = &body{ReadCloser: in.Body, t: t, rec: rec, ctx: ctx}
 		}
 		rw := &writer{Writer: respwriter.Wrap(w, nil), t: t, rec: rec, ctx: ctx}
 
@@ -132,7 +140,7 @@ func (t *Telemetry) recordMetrics(ctx context.Context, rec *Record, r *http.Requ
 		!t.responseSize.Inst().Enabled(ctx) {
 		return
 	}
-	attrs := make([]attribute.KeyValue, 0, 7)
+	attrs := make([]attribute.KeyValue, 0, 9)
 	attrs = append(attrs,
 		semconv.HTTPRequestMethodKey.String(method(r.Method)),
 		semconv.URLScheme(scheme(r)),
@@ -147,6 +155,14 @@ func (t *Telemetry) recordMetrics(ctx context.Context, rec *Record, r *http.Requ
 	}
 	if rec.Status >= 500 {
 		attrs = append(attrs, semconv.ErrorTypeKey.String(strconv.Itoa(rec.Status)))
+	}
+	// The MCP labels come from the client, so like the ids they create
+	// series only for a request the gateway let through to a deployment.
+	if rec.MCPMethod != "" && rec.DeploymentID != "" {
+		attrs = append(attrs, MCPMethodNameKey.String(t.mcpMethods.value(rec.MCPMethod)))
+		if rec.MCPTool != "" {
+			attrs = append(attrs, GenAIToolNameKey.String(t.mcpTools.value(rec.MCPTool)))
+		}
 	}
 	set := attribute.NewSet(attrs...)
 
@@ -194,6 +210,8 @@ func (t *Telemetry) endServerSpan(span trace.Span, rec *Record) {
 		{LimitOutcomeKey, rec.LimitOutcome},
 		{LimitScopeKey, rec.LimitScope},
 		{BreakerStateKey, rec.BreakerState},
+		{MCPMethodNameKey, rec.MCPMethod},
+		{GenAIToolNameKey, rec.MCPTool},
 	}
 	for _, a := range optional {
 		if a.val != "" {

@@ -250,6 +250,8 @@ func TestAccessLogLinePerRequest(t *testing.T) {
 			"limit":         sc.limit,
 			"limit_scope":   sc.scope,
 			"breaker":       sc.breaker,
+			"mcp_method":    "",
+			"mcp_tool":      "",
 			"user_agent":    "telemetry-test/1",
 		}
 		if ids[i] == "" {

@@ -327,6 +327,7 @@ func (g *fakeGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec.UserID, rec.DeploymentID = userID, deploymentID
+	r = g.tel.LabelMCP(r)
 
 	ctx := r.Context()
 	g.tel.LimitDecision(ctx, "user", "allowed")

@@ -104,6 +104,7 @@ type Telemetry struct {
 	userAttr   bool
 
 	users, deployments, routes, scopes *valueCap
+	mcpMethods, mcpTools               *valueCap
 
 	duration     httpconv.ServerRequestDuration
 	requestSize  httpconv.ServerRequestBodySize
@@ -152,6 +153,7 @@ func New(cfg Config) (*Telemetry, error) {
 	}
 	t.users, t.deployments, t.routes = newValueCap(limit), newValueCap(limit), newValueCap(limit)
 	t.scopes = newValueCap(16)
+	t.mcpMethods, t.mcpTools = newValueCap(mcpMethodValues), newValueCap(mcpToolValues)
 
 	mp := cfg.MeterProvider
 	if mp == nil {
