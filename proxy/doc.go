@@ -65,6 +65,14 @@
 //     prefix requires Path=/, so such a cookie could not be kept to one
 //     deployment. Drops are logged at debug level, by name only.
 //
+// The legacy MCP HTTP+SSE transport (2024-11-05) names the URL its client
+// must post messages to in an event of type endpoint. In an uncompressed
+// text/event-stream response, the data lines of such events are mapped like
+// Location, event by event as the stream flows: only the current line is
+// held back, so events are not delayed, and a line over 64 KiB passes
+// unrewritten. Every other event passes byte for byte. The response loses
+// its Content-Length, since the rewrite changes the length.
+//
 // The headers only the gateway decides are removed from upstream
 // responses: Strict-Transport-Security, Clear-Site-Data, Alt-Svc, every
 // Access-Control-* header (the gateway's CORS middleware is the only CORS
@@ -108,9 +116,12 @@
 // responses, not against hostile same-origin scripts: serve each
 // deployment on its own hostname for that.
 //
-// Only headers are rewritten: absolute paths inside HTML, CSS, JavaScript
-// or Link headers still point at the origin's root, so applications should
-// use relative links or honour X-Forwarded-Prefix. Paths are mapped under
+// Only headers and endpoint events are rewritten: absolute paths inside
+// HTML, CSS, JavaScript or Link headers still point at the origin's root,
+// so applications should use relative links or honour X-Forwarded-Prefix.
+// An endpoint event is rewritten only when its event field comes before its
+// data, as MCP server libraries write it, and not when the stream is
+// compressed. Paths are mapped under
 // the prefix even when they lie outside the upstream's base path.
 //
 // Upstream requests use HTTP/1.1 (see [NewTransport]). WebSocket over

@@ -12,8 +12,8 @@ import (
 
 // modifyResponse adapts an upstream response before ReverseProxy copies it
 // to the client: headers only the gateway may send are removed, redirects
-// and cookies are put under the deployment's prefix, and a 101 is vetted
-// and handed to the relay.
+// and cookies are put under the deployment's prefix, so are the endpoint
+// events of an event stream, and a 101 is vetted and handed to the relay.
 func (p *Proxy) modifyResponse(res *http.Response) error {
 	var t *Target
 	if res.Request != nil {
@@ -38,6 +38,9 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 	}
 	if t != nil && t.Upstream != nil {
 		p.scopeToPrefix(h, t)
+		if rl == nil && isEventStream(h) {
+			scopeEndpointEvents(res, t)
+		}
 	}
 	if rl != nil {
 		rl.upgrade = h

@@ -56,6 +56,8 @@ func startDemoApps(ctx context.Context, logger *slog.Logger) (*demoApps, error) 
 			gateway.StatusRunning, newStaticSite()},
 		{"user-123", "mcp-tools-42", "MCP server (Streamable HTTP), tools add and echo", "/mcp",
 			gateway.StatusRunning, newMCPApp(logger)},
+		{"user-123", "mcp-legacy-43", "MCP server (legacy HTTP+SSE), tools add and echo", "/sse",
+			gateway.StatusRunning, newLegacyMCPApp()},
 		{"user-123", "stopped-app-000", "Stopped app (503)", "/",
 			gateway.StatusStopped, newStoppedApp()},
 		{"user-123", "broken-app-500", "Broken app: its upstream refuses connections (502)", "/",

@@ -39,6 +39,8 @@
 //	user-123/webapp-789         static site
 //	user-123/mcp-tools-42       MCP server (Streamable HTTP at /mcp), tools
 //	                            add and echo
+//	user-123/mcp-legacy-43      the same MCP server over the legacy HTTP+SSE
+//	                            transport, its stream at /sse
 //	user-123/stopped-app-000    stopped: answered 503
 //	user-123/broken-app-500     running, but its upstream refuses connections:
 //	                            502s, then fast 503s once its breaker opens

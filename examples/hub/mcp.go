@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -14,18 +15,52 @@ import (
 // clients that vanish without ending their session do not pile up.
 const mcpSessionTimeout = 10 * time.Minute
 
-// newMCPApp returns the mcp-tools-42 demo: an MCP server with the tools add
-// and echo, served over Streamable HTTP at /mcp.
-func newMCPApp(logger *slog.Logger) http.Handler {
+// maxSlowSeconds caps the work the slow tool pretends to do.
+const maxSlowSeconds = 10
+
+// slowInterval is the time between two progress notifications of the slow
+// tool.
+const slowInterval = time.Second
+
+// newMCPServer returns the demo MCP server with the tools add, echo and
+// slow.
+func newMCPServer() *mcp.Server {
 	server := mcp.NewServer(&mcp.Implementation{Name: "hub-demo-tools", Version: "v1.0.0"}, nil)
 	mcp.AddTool(server, &mcp.Tool{Name: "add", Description: "Adds two numbers."}, addTool)
 	mcp.AddTool(server, &mcp.Tool{Name: "echo", Description: "Returns its text unchanged."}, echoTool)
+	mcp.AddTool(server, &mcp.Tool{
+		Name: "slow",
+		Description: "Works for the given number of seconds (at most 10), " +
+			"reporting progress each second.",
+	}, slowTool)
+	return server
+}
 
+// newMCPApp returns the mcp-tools-42 demo: the demo MCP server over
+// Streamable HTTP at /mcp. It keeps each stream's recent events in memory,
+// so a client whose stream breaks can resume it with Last-Event-ID.
+func newMCPApp(logger *slog.Logger) http.Handler {
+	server := newMCPServer()
 	mux := http.NewServeMux()
 	mux.Handle("/mcp", mcp.NewStreamableHTTPHandler(
 		func(*http.Request) *mcp.Server { return server },
-		&mcp.StreamableHTTPOptions{SessionTimeout: mcpSessionTimeout, Logger: logger},
+		&mcp.StreamableHTTPOptions{
+			SessionTimeout: mcpSessionTimeout,
+			Logger:         logger,
+			EventStore:     mcp.NewMemoryEventStore(nil),
+		},
 	))
+	return mux
+}
+
+// newLegacyMCPApp returns the mcp-legacy-43 demo: the demo MCP server over
+// the legacy HTTP+SSE transport (2024-11-05), its event stream at /sse.
+// The stream's endpoint event names /sse?sessionid=..., a path the gateway
+// puts back under the deployment's prefix.
+func newLegacyMCPApp() http.Handler {
+	server := newMCPServer()
+	mux := http.NewServeMux()
+	mux.Handle("/sse", mcp.NewSSEHandler(func(*http.Request) *mcp.Server { return server }, nil))
 	return mux
 }
 
@@ -62,4 +97,46 @@ func echoTool(_ context.Context, _ *mcp.CallToolRequest, in echoInput) (
 ) {
 	return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: in.Text}}},
 		echoOutput(in), nil
+}
+
+type slowInput struct {
+	Seconds int `json:"seconds" jsonschema:"how many seconds to work, at most 10"`
+}
+
+type slowOutput struct {
+	Seconds int `json:"seconds" jsonschema:"how many seconds it worked"`
+}
+
+// slowTool works for the seconds it is asked to (capped at maxSlowSeconds),
+// sending a progress notification each second when the request carries a
+// progress token, so that streaming through the gateway is visible.
+func slowTool(ctx context.Context, req *mcp.CallToolRequest, in slowInput) (
+	*mcp.CallToolResult, slowOutput, error,
+) {
+	n := min(max(in.Seconds, 0), maxSlowSeconds)
+	token := req.Params.GetProgressToken()
+	tick := time.NewTicker(slowInterval)
+	defer tick.Stop()
+	for i := 1; i <= n; i++ {
+		select {
+		case <-ctx.Done():
+			return nil, slowOutput{}, ctx.Err()
+		case <-tick.C:
+		}
+		if token == nil {
+			continue
+		}
+		err := req.Session.NotifyProgress(ctx, &mcp.ProgressNotificationParams{
+			ProgressToken: token,
+			Progress:      float64(i),
+			Total:         float64(n),
+			Message:       fmt.Sprintf("%d of %d seconds", i, n),
+		})
+		if err != nil {
+			return nil, slowOutput{}, err
+		}
+	}
+	text := fmt.Sprintf("worked for %d seconds", n)
+	return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: text}}},
+		slowOutput{Seconds: n}, nil
 }

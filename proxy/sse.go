@@ -1,0 +1,174 @@
+package proxy
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// maxEventLine bounds the part of a server-sent events line that the proxy
+// holds back while it waits for the end of the line. A longer line passes
+// through unrewritten.
+const maxEventLine = 64 << 10
+
+// isEventStream reports whether h describes an uncompressed
+// text/event-stream body, the only kind whose events the proxy can read.
+func isEventStream(h http.Header) bool {
+	if ce := h.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+		return false
+	}
+	mediaType, _, _ := strings.Cut(h.Get("Content-Type"), ";")
+	return strings.EqualFold(strings.TrimSpace(mediaType), "text/event-stream")
+}
+
+// scopeEndpointEvents puts the endpoint events of an event stream under
+// t.Prefix. The legacy MCP HTTP+SSE transport (2024-11-05) names the URL
+// the client must post its messages to in an event of type endpoint; the
+// server chose that path for its own root, not for the gateway's prefix.
+// The body's length changes, so the response is sent without one.
+func scopeEndpointEvents(res *http.Response, t *Target) {
+	base := upstreamBase(t.Upstream)
+	prefix := strings.TrimSuffix(t.Prefix, "/")
+	res.Body = newEndpointRewriter(res.Body, func(v string) string {
+		return publicLocation(v, t.Upstream, base, prefix)
+	})
+	res.ContentLength = -1
+	delete(res.Header, "Content-Length")
+}
+
+// endpointRewriter passes an event stream through as it arrives and
+// rewrites the data lines of endpoint events. It holds back only the
+// current line until its end (CRLF, LF or CR), and a line longer than
+// maxEventLine not even that: such a line passes through unrewritten.
+//
+// An event's data is rewritten only when its event field comes before its
+// data lines, as every MCP server library writes it; reordering would mean
+// holding back whole events.
+type endpointRewriter struct {
+	body    io.ReadCloser
+	rewrite func(string) string
+
+	buf  []byte // what the last read from body returned
+	line []byte // the current, incomplete line
+	out  []byte // bytes ready for the caller, from off on
+	off  int
+	err  error // the error body returned, reported once out is drained
+
+	endpoint bool // the current event is an endpoint event
+	long     bool // the current line outgrew maxEventLine and passes through
+	afterCR  bool // the last line ended in CR, so a leading LF belongs to it
+}
+
+func newEndpointRewriter(body io.ReadCloser, rewrite func(string) string) *endpointRewriter {
+	return &endpointRewriter{body: body, rewrite: rewrite, buf: make([]byte, 32<<10)}
+}
+
+// Read returns the stream's bytes as soon as their lines are complete,
+// reading from the body only when nothing is ready.
+func (r *endpointRewriter) Read(p []byte) (int, error) {
+	for r.off == len(r.out) {
+		if r.err != nil {
+			return 0, r.err
+		}
+		r.out, r.off = r.out[:0], 0
+		n, err := r.body.Read(r.buf)
+		r.feed(r.buf[:n])
+		if err != nil {
+			// The stream ended: a held-back line leaves as it is.
+			r.out = append(r.out, r.line...)
+			r.line = r.line[:0]
+			r.err = err
+		}
+	}
+	n := copy(p, r.out[r.off:])
+	r.off += n
+	return n, nil
+}
+
+// Close closes the upstream body.
+func (r *endpointRewriter) Close() error {
+	return r.body.Close()
+}
+
+// feed splits b into lines, moving each complete line to out.
+func (r *endpointRewriter) feed(b []byte) {
+	for len(b) > 0 {
+		if r.afterCR {
+			r.afterCR = false
+			if b[0] == '\n' {
+				r.out = append(r.out, '\n')
+				b = b[1:]
+				continue
+			}
+		}
+		i := bytes.IndexAny(b, "\r\n")
+		if i < 0 {
+			r.hold(b)
+			return
+		}
+		r.hold(b[:i])
+		r.endLine(b[i])
+		b = b[i+1:]
+	}
+}
+
+// hold adds b to the current line, or passes it through once the line is
+// too long to hold back.
+func (r *endpointRewriter) hold(b []byte) {
+	if r.long {
+		r.out = append(r.out, b...)
+		return
+	}
+	r.line = append(r.line, b...)
+	if len(r.line) > maxEventLine {
+		r.out = append(r.out, r.line...)
+		r.line = r.line[:0]
+		r.long = true
+	}
+}
+
+// endLine moves the current line and its terminator to out, rewritten if
+// it is the data of an endpoint event, and follows the event's fields.
+func (r *endpointRewriter) endLine(term byte) {
+	r.afterCR = term == '\r'
+	if r.long {
+		r.long = false
+		r.out = append(r.out, term)
+		return
+	}
+
+	line := r.line
+	r.line = r.line[:0]
+	name, value, at := eventField(line)
+	switch {
+	case len(line) == 0:
+		// A blank line ends the event.
+		r.endpoint = false
+		r.out = append(r.out, line...)
+	case string(name) == "event":
+		r.endpoint = string(value) == "endpoint"
+		r.out = append(r.out, line...)
+	case r.endpoint && string(name) == "data":
+		r.out = append(r.out, line[:at]...)
+		r.out = append(r.out, r.rewrite(string(value))...)
+	default:
+		r.out = append(r.out, line...)
+	}
+	r.out = append(r.out, term)
+}
+
+// eventField splits an event stream line into its field name and value;
+// at is where the value starts. A line starting with a colon is a comment,
+// whose name is empty.
+func eventField(line []byte) (name, value []byte, at int) {
+	i := bytes.IndexByte(line, ':')
+	if i < 0 {
+		return line, nil, len(line)
+	}
+	at = i + 1
+	if at < len(line) && line[at] == ' ' {
+		at++
+	}
+	return line[:i], line[at:], at
+}
