@@ -63,37 +63,11 @@ func newTestClient(log *progressLog) *mcp.Client {
 func exerciseTools(t *testing.T, session *mcp.ClientSession, log *progressLog, seconds int) {
 	t.Helper()
 	ctx := t.Context()
-	tools, err := session.ListTools(ctx, nil)
-	if err != nil {
-		t.Fatalf("ListTools: %v", err)
-	}
-	var names []string
-	for _, tool := range tools.Tools {
-		names = append(names, tool.Name)
-	}
-	for _, want := range []string{"add", "echo", "slow"} {
-		if !slices.Contains(names, want) {
-			t.Errorf("tools = %q, want %q among them", names, want)
-		}
-	}
-
-	res, err := session.CallTool(ctx, &mcp.CallToolParams{
-		Name:      "add",
-		Arguments: map[string]any{"a": 2, "b": 3},
-	})
-	if err != nil {
-		t.Fatalf("CallTool(add): %v", err)
-	}
-	if res.IsError || len(res.Content) != 1 {
-		t.Fatalf("CallTool(add) = %+v, want one content item", res)
-	}
-	if text, ok := res.Content[0].(*mcp.TextContent); !ok || text.Text != "5" {
-		t.Errorf("add(2, 3) = %#v, want text 5", res.Content[0])
-	}
+	listAndAdd(t, session, "add", "echo", "slow")
 
 	params := &mcp.CallToolParams{Name: "slow", Arguments: map[string]any{"seconds": seconds}}
 	params.SetProgressToken("slow-1")
-	res, err = session.CallTool(ctx, params)
+	res, err := session.CallTool(ctx, params)
 	resultAt := time.Now()
 	if err != nil {
 		t.Fatalf("CallTool(slow): %v", err)

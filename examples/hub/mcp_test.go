@@ -39,7 +39,15 @@ func TestMCPThroughGateway(t *testing.T) {
 		t.Errorf("server name = %q, want hub-demo-tools", got)
 	}
 
-	tools, err := session.ListTools(t.Context(), nil)
+	listAndAdd(t, session, "add", "echo")
+}
+
+// listAndAdd lists the tools of session, expecting want among them, and
+// checks that add(2, 3) answers 5.
+func listAndAdd(t *testing.T, session *mcp.ClientSession, want ...string) {
+	t.Helper()
+	ctx := t.Context()
+	tools, err := session.ListTools(ctx, nil)
 	if err != nil {
 		t.Fatalf("ListTools: %v", err)
 	}
@@ -47,13 +55,13 @@ func TestMCPThroughGateway(t *testing.T) {
 	for _, tool := range tools.Tools {
 		names = append(names, tool.Name)
 	}
-	for _, want := range []string{"add", "echo"} {
-		if !slices.Contains(names, want) {
-			t.Errorf("tools = %q, want %q among them", names, want)
+	for _, w := range want {
+		if !slices.Contains(names, w) {
+			t.Errorf("tools = %q, want %q among them", names, w)
 		}
 	}
 
-	res, err := session.CallTool(t.Context(), &mcp.CallToolParams{
+	res, err := session.CallTool(ctx, &mcp.CallToolParams{
 		Name:      "add",
 		Arguments: map[string]any{"a": 2, "b": 3},
 	})
