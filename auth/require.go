@@ -39,8 +39,8 @@ type Config struct {
 	// ErrorHandler answers requests that fail authentication. The error
 	// wraps [ErrUnauthenticated] for bad or missing credentials, or
 	// [ErrUnavailable] when the verifier could not decide. WWW-Authenticate
-	// is already set for the former when it is called. Nil means RFC 9457 problem responses: 401 for
-	// bad credentials, 503 otherwise.
+	// is already set for the former when it is called. Nil means
+	// [WriteError].
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 }
 
@@ -84,7 +84,7 @@ func New(cfg Config) (*Authenticator, error) {
 		a.returnParam = "return_to"
 	}
 	if a.errorHandler == nil {
-		a.errorHandler = writeProblem
+		a.errorHandler = WriteError
 	}
 	return a, nil
 }
@@ -185,7 +185,11 @@ func SafeReturnPath(p string) (string, bool) {
 	return p, true
 }
 
-func writeProblem(w http.ResponseWriter, r *http.Request, err error) {
+// WriteError is the default Config.ErrorHandler: a 401 RFC 9457 problem
+// for an error wrapping [ErrUnauthenticated], and a 503 with Retry-After
+// for anything else (the credentials could not be checked). The error's
+// text is never sent.
+func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, ErrUnauthenticated) {
 		problem.Write(w, r, problem.Unauthenticated.With(
 			"Sign in, or send a valid bearer token in the Authorization header."))

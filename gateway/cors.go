@@ -190,20 +190,24 @@ func (g *Gateway) corsAllows(r *http.Request, origin string) (bool, []string) {
 
 // sameOrigin reports whether origin is the origin r was sent to: a page
 // of the platform itself.
-func sameOrigin(r *http.Request, origin string, trustedProto bool) bool {
+func (g *Gateway) sameOrigin(r *http.Request, origin string) bool {
 	u, err := url.Parse(origin)
 	if err != nil || u.Host == "" || !strings.EqualFold(u.Host, r.Host) {
 		return false
 	}
-	scheme := "http"
+	return strings.EqualFold(u.Scheme, g.scheme(r))
+}
+
+// scheme is the scheme r was sent with: https over TLS, or when a trusted
+// proxy says so in X-Forwarded-Proto; http otherwise.
+func (g *Gateway) scheme(r *http.Request) string {
 	if r.TLS != nil {
-		scheme = "https"
-	} else if trustedProto {
-		if p := r.Header.Get("X-Forwarded-Proto"); p == "https" || p == "http" {
-			scheme = p
-		}
+		return "https"
 	}
-	return strings.EqualFold(u.Scheme, scheme)
+	if g.trusted != nil && g.trusted(r) && r.Header.Get("X-Forwarded-Proto") == "https" {
+		return "https"
+	}
+	return "http"
 }
 
 func dedupe(names []string) []string {
@@ -247,7 +251,7 @@ func (g *Gateway) originAllowed(r *http.Request, d *resolved) bool {
 		site := r.Header.Get("Sec-Fetch-Site")
 		return site == "" || site == "same-origin" || site == "none"
 	}
-	if sameOrigin(r, origin, g.trusted != nil && g.trusted(r)) {
+	if g.sameOrigin(r, origin) {
 		return true
 	}
 	return g.origins.match(origin) || d.origins.match(origin)

@@ -86,9 +86,8 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 		problem.Write(w, r, p)
 	case errors.Is(err, ErrBadUpstream):
 		problem.Write(w, r, problem.BadGateway.With("The deployment's address is not usable."))
-	case errors.Is(err, auth.ErrUnauthenticated):
-		problem.Write(w, r, problem.Unauthenticated.With(
-			"Sign in, or send a valid bearer token in the Authorization header."))
+	case errors.Is(err, auth.ErrUnauthenticated), errors.Is(err, auth.ErrUnavailable):
+		auth.WriteError(w, r, err)
 	case errors.Is(err, proxy.ErrClientGone), errors.Is(err, proxy.ErrClientBody):
 		proxy.WriteError(w, r, err)
 	case errors.Is(err, breaker.ErrOpen):
@@ -103,10 +102,6 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 			"This request carries the session cookie but comes from an origin the deployment does not allow."))
 	case errors.Is(err, limit.ErrLimited), errors.Is(err, limit.ErrStoreUnavailable):
 		limit.WriteError(w, r, err)
-	case errors.Is(err, auth.ErrUnavailable):
-		p := problem.AuthUnavailable.With("Credentials could not be checked; try again shortly.")
-		p.RetryAfter = 5 * time.Second
-		problem.Write(w, r, p)
 	default:
 		problem.Write(w, r, problem.Internal.With("The gateway failed; the request id identifies the failure in its logs."))
 	}

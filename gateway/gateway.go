@@ -291,7 +291,12 @@ func (g *Gateway) BreakerState(deploymentID string) breaker.State {
 // response cannot be completed.
 func (g *Gateway) recover(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rw := respwriter.Wrap(w, nil)
+		// The security headers middleware outside has wrapped w already;
+		// only its Unwritten is needed here, so reuse it.
+		rw, ok := w.(*respwriter.Writer)
+		if !ok {
+			rw = respwriter.Wrap(w, nil)
+		}
 		defer func() {
 			v := recover()
 			if v == nil {

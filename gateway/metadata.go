@@ -61,13 +61,7 @@ func (g *Gateway) origin(r *http.Request) string {
 	if o := g.metadata.PublicOrigin; o != "" {
 		return strings.TrimSuffix(o, "/")
 	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	} else if g.trusted != nil && g.trusted(r) && r.Header.Get("X-Forwarded-Proto") == "https" {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
+	return g.scheme(r) + "://" + r.Host
 }
 
 // metadataURL is the auth challenge's resource_metadata for r: the
