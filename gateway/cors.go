@@ -31,7 +31,8 @@ type CORSConfig struct {
 
 	// AllowedHeaders are request headers allowed besides Authorization,
 	// Content-Type, Accept, Mcp-Session-Id, Mcp-Protocol-Version,
-	// Mcp-Method, Mcp-Name, Last-Event-ID and X-Requested-With.
+	// Mcp-Method, Mcp-Name, Mcp-Param-* (any name), Last-Event-ID and
+	// X-Requested-With.
 	AllowedHeaders []string
 
 	// ExposedHeaders are response headers exposed to scripts besides
@@ -154,16 +155,81 @@ func (g *Gateway) newCORS(cfg CORSConfig) (func(http.Handler) http.Handler, erro
 	}
 	exposed := append([]string{"Mcp-Session-Id", "Mcp-Protocol-Version", "WWW-Authenticate",
 		"Retry-After", proxy.HeaderRequestID}, limit.ExposedHeaders()...)
-	c := cors.New(cors.Options{
+	allowedHeaders := append(append([]string(nil), corsAllowedHeaders...), cfg.AllowedHeaders...)
+	opts := cors.Options{
 		AllowOriginVaryRequestFunc: g.corsAllows,
 		AllowedMethods:             corsMethods,
-		AllowedHeaders:             append(append([]string(nil), corsAllowedHeaders...), cfg.AllowedHeaders...),
+		AllowedHeaders:             allowedHeaders,
 		ExposedHeaders:             append(dedupe(exposed), cfg.ExposedHeaders...),
 		MaxAge:                     int(maxAge / time.Second),
 		AllowCredentials:           true,
 		AllowPrivateNetwork:        cfg.AllowPrivateNetwork,
-	})
-	return c.Handler, nil
+	}
+	named := cors.New(opts)
+	// MCP clients send a tool's arguments in Mcp-Param-{Name} headers
+	// whose names the tool chooses, so no list can name them all. rs/cors
+	// matches header names exactly; a preflight asking for such headers,
+	// and otherwise only for allowed ones, is answered by a second policy
+	// identical but for accepting (and echoing) any header name.
+	opts.AllowedHeaders = []string{"*"}
+	withParams := cors.New(opts)
+	allowed := make(map[string]bool, len(allowedHeaders))
+	for _, h := range allowedHeaders {
+		allowed[strings.ToLower(strings.TrimSpace(h))] = true
+	}
+	return func(next http.Handler) http.Handler {
+		strict, params := named.Handler(next), withParams.Handler(next)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodOptions && asksForMCPParams(r.Header["Access-Control-Request-Headers"], allowed) {
+				params.ServeHTTP(w, r)
+				return
+			}
+			strict.ServeHTTP(w, r)
+		})
+	}, nil
+}
+
+// mcpParamPrefix starts the name of every header carrying a tool argument.
+const mcpParamPrefix = "mcp-param-"
+
+// maxPreflightHeaders bounds how many header names a preflight may ask
+// for and still be answered by the Mcp-Param-* policy.
+const maxPreflightHeaders = 64
+
+// asksForMCPParams reports whether a preflight's requested headers name at
+// least one Mcp-Param-* header and nothing else that allowed lacks.
+// Browsers send the names lower-cased and comma-separated in one header.
+func asksForMCPParams(requested []string, allowed map[string]bool) bool {
+	params, names := false, 0
+	for _, line := range requested {
+		for name := range strings.SplitSeq(line, ",") {
+			name = strings.ToLower(strings.TrimSpace(name))
+			if names++; names > maxPreflightHeaders {
+				return false
+			}
+			switch {
+			case name == "":
+			case allowed[name]:
+			case len(name) > len(mcpParamPrefix) && strings.HasPrefix(name, mcpParamPrefix) && validHeaderName(name):
+				params = true
+			default:
+				return false
+			}
+		}
+	}
+	return params
+}
+
+// validHeaderName reports whether name is an RFC 9110 token.
+func validHeaderName(name string) bool {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0 {
+			continue
+		}
+		return false
+	}
+	return true
 }
 
 // corsAllows is the CORS origin check: an origin allowed for every

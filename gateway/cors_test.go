@@ -253,3 +253,44 @@ func TestCookieRequestsFromForeignOriginsAreRefused(t *testing.T) {
 		}
 	}
 }
+
+// Tool arguments travel in Mcp-Param-{Name} headers named by each tool, so
+// a browser's preflight for them must pass, while a header nobody allowed
+// is still refused, alone or mixed in.
+func TestPreflightAllowsMCPParamHeaders(t *testing.T) {
+	f := corsFixture(t, gateway.Config{})
+	tests := []struct {
+		requested string
+		allow     bool
+	}{
+		{"content-type,mcp-method,mcp-name,mcp-param-region,mcp-protocol-version", true},
+		{"mcp-param-region, mcp-param-tenant-id", true},
+		{"mcp-param-", false},
+		{"mcp-param-region,x-secret-header", false},
+		{"x-secret-header", false},
+	}
+	for _, tt := range tests {
+		resp := f.rawOptions(t, "/api/gateway/user-1/dep-1/mcp", "Origin: "+appOrigin,
+			"Access-Control-Request-Method: POST", "Access-Control-Request-Headers: "+tt.requested)
+		allowed := headerList(resp.Header, "Access-Control-Allow-Headers")
+		origin := resp.Header.Get("Access-Control-Allow-Origin")
+		if !tt.allow {
+			if origin != "" || len(allowed) != 0 {
+				t.Errorf("preflight for %q: allowed origin %q, headers %q; want refused", tt.requested, origin, allowed)
+			}
+			continue
+		}
+		if origin != appOrigin || resp.Header.Get("Access-Control-Allow-Credentials") != "true" {
+			t.Errorf("preflight for %q: origin %q, credentials %q; want %s with credentials",
+				tt.requested, origin, resp.Header.Get("Access-Control-Allow-Credentials"), appOrigin)
+		}
+		for name := range strings.SplitSeq(tt.requested, ",") {
+			if name = strings.TrimSpace(name); !slices.Contains(allowed, name) {
+				t.Errorf("preflight for %q: Access-Control-Allow-Headers = %q, want %s", tt.requested, allowed, name)
+			}
+		}
+	}
+	if n := f.dep1.hits.Load(); n != 0 {
+		t.Errorf("upstream saw %d preflights, want 0", n)
+	}
+}

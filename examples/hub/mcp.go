@@ -37,20 +37,45 @@ func newMCPServer() *mcp.Server {
 }
 
 // newMCPApp returns the mcp-tools-42 demo: the demo MCP server over
-// Streamable HTTP at /mcp. It keeps each stream's recent events in memory,
-// so a client whose stream breaks can resume it with Last-Event-ID.
+// Streamable HTTP at /mcp, for every protocol generation the SDK speaks.
+// Session-based clients (2025-03-26 to 2025-11-25) get sessions whose
+// recent events are kept in memory, so a client whose stream breaks can
+// resume it with Last-Event-ID. Clients of the stateless generation
+// (2026-07-28 and later, which name their version on every request) are
+// served without a session; the SDK serves the two modes from different
+// handlers, so requests are sent to one or the other by that version.
 func newMCPApp(logger *slog.Logger) http.Handler {
 	server := newMCPServer()
+	getServer := func(*http.Request) *mcp.Server { return server }
+	sessions := mcp.NewStreamableHTTPHandler(getServer, &mcp.StreamableHTTPOptions{
+		SessionTimeout: mcpSessionTimeout,
+		Logger:         logger,
+		EventStore:     mcp.NewMemoryEventStore(nil),
+	})
+	stateless := mcp.NewStreamableHTTPHandler(getServer, &mcp.StreamableHTTPOptions{
+		Stateless: true,
+		Logger:    logger,
+	})
 	mux := http.NewServeMux()
-	mux.Handle("/mcp", mcp.NewStreamableHTTPHandler(
-		func(*http.Request) *mcp.Server { return server },
-		&mcp.StreamableHTTPOptions{
-			SessionTimeout: mcpSessionTimeout,
-			Logger:         logger,
-			EventStore:     mcp.NewMemoryEventStore(nil),
-		},
-	))
+	mux.HandleFunc("/mcp", func(w http.ResponseWriter, r *http.Request) {
+		if isStatelessMCP(r) {
+			stateless.ServeHTTP(w, r)
+			return
+		}
+		sessions.ServeHTTP(w, r)
+	})
 	return mux
+}
+
+// firstStatelessMCPVersion is the first protocol version without sessions.
+const firstStatelessMCPVersion = "2026-07-28"
+
+// isStatelessMCP reports whether r speaks the stateless generation of the
+// protocol. Its clients send Mcp-Protocol-Version on every request, their
+// first included; versions are dates, so they compare as strings.
+func isStatelessMCP(r *http.Request) bool {
+	v := r.Header.Get("Mcp-Protocol-Version")
+	return len(v) == len(firstStatelessMCPVersion) && v >= firstStatelessMCPVersion
 }
 
 // newLegacyMCPApp returns the mcp-legacy-43 demo: the demo MCP server over

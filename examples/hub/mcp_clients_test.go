@@ -99,6 +99,7 @@ func TestMCPTypeScriptSDKClient(t *testing.T) {
 		t.Errorf("session %q, protocol %q; want both through the gateway",
 			got.SessionID, got.ProtocolVersion)
 	}
+	th.checkToolCallsCounted(t, "mcp-tools-42", "add")
 }
 
 func TestMCPMark3labsClient(t *testing.T) {
@@ -162,6 +163,7 @@ func TestMCPMark3labsClient(t *testing.T) {
 	if client.GetSessionId() == "" {
 		t.Error("no Mcp-Session-Id came back through the gateway")
 	}
+	th.checkToolCallsCounted(t, "mcp-tools-42", "add")
 }
 
 func TestMCPHeadersReachUpstream(t *testing.T) {

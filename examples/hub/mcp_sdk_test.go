@@ -112,6 +112,7 @@ func TestMCPLegacySSEThroughGateway(t *testing.T) {
 		t.Errorf("protocol version = %q, want 2024-11-05", got)
 	}
 	exerciseTools(t, session, log, 2)
+	th.checkToolCallsCounted(t, "mcp-legacy-43", "add")
 }
 
 func TestLegacyMCPListedOnHomePage(t *testing.T) {
@@ -128,9 +129,7 @@ func TestMCPStreamableEachProtocolVersion(t *testing.T) {
 	tests := []struct {
 		ask, want string
 	}{
-		// The demo server keeps sessions, so a client asking for the
-		// stateless generation falls back to the newest session-based one.
-		{"2026-07-28", "2025-11-25"},
+		{"2026-07-28", "2026-07-28"},
 		{"2025-11-25", "2025-11-25"},
 		{"2025-06-18", "2025-06-18"},
 		{"2025-03-26", "2025-03-26"},
@@ -159,10 +158,14 @@ func TestMCPStreamableEachProtocolVersion(t *testing.T) {
 			if got := session.InitializeResult().ProtocolVersion; got != tt.want {
 				t.Errorf("negotiated %q, want %q", got, tt.want)
 			}
-			if session.ID() == "" {
+			stateless := tt.want >= "2026-07-28"
+			if id := session.ID(); stateless && id != "" {
+				t.Errorf("stateless session has id %q, want none", id)
+			} else if !stateless && id == "" {
 				t.Error("no Mcp-Session-Id came back through the gateway")
 			}
 			exerciseTools(t, session, log, 2)
+			th.checkToolCallsCounted(t, "mcp-tools-42", "add")
 		})
 	}
 }

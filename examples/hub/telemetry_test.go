@@ -151,3 +151,18 @@ func TestOTLPExportWhenTheEndpointIsSet(t *testing.T) {
 		t.Errorf("OTLP posts = %v, want traces and metrics", posted)
 	}
 }
+
+// checkToolCallsCounted checks that the hub's metrics count tools/call
+// requests to deployment labelled with tool, as an operator would look
+// for them.
+func (th *testHub) checkToolCallsCounted(t *testing.T, deployment, tool string) {
+	t.Helper()
+	_, body := th.get(t, "/metrics", nil)
+	got := metricValue(t, string(body), "http_server_request_duration_seconds_count",
+		`gateway_deployment_id="`+deployment+`"`,
+		`mcp_method_name="tools/call"`,
+		`gen_ai_tool_name="`+tool+`"`)
+	if got < 1 {
+		t.Errorf("no tools/call request for %s counted with tool %q in /metrics", tool, deployment)
+	}
+}
