@@ -79,8 +79,10 @@ type Config struct {
 	// Limits.DeploymentRate is set, which then decides). The per-client-IP
 	// counter, which runs before authentication so floods of bad
 	// credentials are cheap to refuse, is on only when
-	// Limits.PerClientIP is set. Empty TrustedProxies and ErrorHandler are
-	// taken from this Config.
+	// Limits.PerClientIP is set. Limits.ToolRate adds a counter per
+	// deployment and MCP tool for tools/call requests, the tool read as
+	// telemetry labels it (Mcp-Name, or the start of the body). Empty
+	// TrustedProxies and ErrorHandler are taken from this Config.
 	Limits limit.Config
 
 	// Breakers configures the circuit breaker each deployment's upstream

@@ -396,22 +396,31 @@ func (g *Gateway) authorize(next http.Handler) http.Handler {
 			DeploymentID:       rt.deploymentID,
 			StripAuthorization: g.carriesPlatformToken(r, id),
 		}
+		subject := limit.Subject{UserID: rt.userID, DeploymentID: rt.deploymentID}
 		if rec, ok := telemetry.FromContext(r.Context()); ok {
 			// Only now: ids in metrics come from authorized requests alone.
 			rec.UserID, rec.DeploymentID = rt.userID, rt.deploymentID
 			rec.BreakerState = g.breakers.State(rt.deploymentID).String()
+			// MCP labels may need a look at the body: only now that the
+			// caller is authorized is it worth waiting for. The tool
+			// they name is what per-tool limits count.
+			r = g.telemetry.LabelMCP(r)
+			if rec.MCPMethod == mcpToolsCall {
+				subject.Tool = rec.MCPTool
+			}
 		}
 		ctx := proxy.NewContext(r.Context(), target)
-		ctx = limit.NewContext(ctx, limit.Subject{UserID: rt.userID, DeploymentID: rt.deploymentID})
+		ctx = limit.NewContext(ctx, subject)
 		ctx = breaker.NewContext(ctx, rt.deploymentID)
 		if d.Rate != (limit.Rate{}) {
 			ctx = context.WithValue(ctx, deploymentKey{}, &d)
 		}
-		// MCP labels may need a look at the body: only now that the
-		// caller is authorized is it worth waiting for.
-		next.ServeHTTP(w, g.telemetry.LabelMCP(r.WithContext(ctx)))
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
+
+// mcpToolsCall is the MCP method whose requests name a tool.
+const mcpToolsCall = "tools/call"
 
 // carriesPlatformToken reports whether r's Authorization headers hold a
 // credential of the platform, which must not reach the deployment. When

@@ -3,9 +3,12 @@ package gateway_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -200,4 +203,43 @@ func realRedisClient(t *testing.T) *redis.Client {
 	c := redis.NewClient(opt)
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// Limits.ToolRate counts MCP tools/call requests per deployment and tool,
+// whether the tool is named in the body or in the Mcp-Name header; other
+// tools and other requests to the deployment are not held back.
+func TestToolRateLimitsOneToolOfADeployment(t *testing.T) {
+	f := newFixture(t, gateway.Config{Limits: limit.Config{
+		ToolRate: func(_ context.Context, deployment, tool string) (limit.Rate, bool) {
+			return limit.Rate{Limit: 2, Period: time.Minute}, deployment == "dep-1" && tool == "search"
+		},
+	}})
+	call := func(tool string, header bool) int {
+		t.Helper()
+		body := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"` + tool + `"}}`
+		req, _ := http.NewRequest("POST", f.srv.URL+"/api/gateway/user-1/dep-1/mcp", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+tokenUser1)
+		req.Header.Set("Content-Type", "application/json")
+		if header {
+			req.Header.Set("Mcp-Method", "tools/call")
+			req.Header.Set("Mcp-Name", tool)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	got := []int{call("search", false), call("search", true), call("search", false), call("add", false)}
+	plain, _ := f.get(t, "/api/gateway/user-1/dep-1/", tokenUser1)
+
+	if want := []int{200, 200, 429, 200}; !slices.Equal(got, want) {
+		t.Errorf("statuses of search, search (headers), search, add = %v, want %v", got, want)
+	}
+	if plain.StatusCode != http.StatusOK {
+		t.Errorf("plain request after the tool's limit: %d, want 200", plain.StatusCode)
+	}
 }

@@ -13,8 +13,12 @@
 //
 // Each counter has a default [Rate] (Config.PerUser, PerDeployment,
 // PerClientIP); Config.UserRate and Config.DeploymentRate let the host give
-// single users or deployments their own rate, or [Unlimited]. Rates parse
-// from ulule/limiter's format with [ParseRate]: "600-M".
+// single users or deployments their own rate, or [Unlimited].
+// Config.ToolRate adds a counter per deployment and MCP tool, for the
+// tools a deployment wants held to their own rate (an expensive search, a
+// tool that sends mail); the gateway names the tool of each tools/call in
+// the Subject. Rates parse from ulule/limiter's format with [ParseRate]:
+// "600-M".
 //
 // # Answers and headers
 //

@@ -41,6 +41,16 @@ type Config struct {
 	// PerDeployment for every deployment.
 	DeploymentRate func(ctx context.Context, deploymentID string) (Rate, bool)
 
+	// ToolRate, when set, is asked for each MCP tools/call request (one
+	// whose Subject names a Tool) and may return a rate for a third
+	// counter, one per deployment and tool, shared by all callers of that
+	// tool on that deployment and taken after the other two. Tool names
+	// come from clients, so return false for tools the deployment does not
+	// limit: only tools given a rate get a counter. It is called on every
+	// such request, so it should answer from memory. Nil means no tool
+	// counters.
+	ToolRate func(ctx context.Context, deploymentID, tool string) (Rate, bool)
+
 	// TrustedProxies lists the networks of the proxies in front of the
 	// gateway. [Limiter.ClientIPHandler] believes X-Forwarded-For only on a
 	// connection from one of them. Empty means X-Forwarded-For is never
@@ -84,6 +94,7 @@ const (
 	ScopeUser       Scope = "user"
 	ScopeDeployment Scope = "deployment"
 	ScopeIP         Scope = "ip"
+	ScopeTool       Scope = "tool"
 )
 
 func (s Scope) label() string {
@@ -94,6 +105,8 @@ func (s Scope) label() string {
 		return "per-deployment"
 	case ScopeIP:
 		return "per-client-address"
+	case ScopeTool:
+		return "per-tool"
 	}
 	return string(s)
 }
@@ -113,8 +126,8 @@ type Decision struct {
 	Scope Scope
 
 	// Key is the counter's key: "u:" and the user id, "d:" and the
-	// deployment id, or "ip:" and the client's address (IPv4) or /64
-	// (IPv6).
+	// deployment id, "t:" and the deployment id, a colon and the tool, or
+	// "ip:" and the client's address (IPv4) or /64 (IPv6).
 	Key string
 
 	// Rate is the rate the counter was checked against.
@@ -140,6 +153,7 @@ type Limiter struct {
 	ip             Rate
 	userRate       func(ctx context.Context, userID string) (Rate, bool)
 	deploymentRate func(ctx context.Context, deploymentID string) (Rate, bool)
+	toolRate       func(ctx context.Context, deploymentID, tool string) (Rate, bool)
 	trusted        []netip.Prefix
 	failOpen       bool
 	timeout        time.Duration
@@ -154,6 +168,7 @@ func New(cfg Config) (*Limiter, error) {
 		store:          cfg.Store,
 		userRate:       cfg.UserRate,
 		deploymentRate: cfg.DeploymentRate,
+		toolRate:       cfg.ToolRate,
 		failOpen:       cfg.FailOpen,
 		timeout:        cfg.StoreTimeout,
 		headers:        cfg.Headers,
@@ -219,7 +234,8 @@ func rateOrDefault(field string, r, def Rate) (Rate, error) {
 // The user's counter is taken first, and a request it refuses is not
 // counted against the deployment, so a caller over their own limit cannot
 // use up a deployment's budget. A request the deployment's counter refuses
-// has been counted against the user.
+// has been counted against the user. An MCP tools/call request whose tool
+// Config.ToolRate limits is then counted against that tool's counter.
 //
 // A refused request gets a 429 and never reaches next. A request that
 // passes carries the rate-limit headers of the counter closest to refusing,
@@ -228,7 +244,7 @@ func (l *Limiter) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		subject, _ := FromContext(ctx)
-		var checks [2]check
+		var checks [3]check
 		n := 0
 		if subject.UserID != "" {
 			rate := rateFor(ctx, l.userRate, subject.UserID, l.user)
@@ -242,6 +258,13 @@ func (l *Limiter) Handler(next http.Handler) http.Handler {
 			if !rate.IsUnlimited() {
 				checks[n] = check{ScopeDeployment, "d:" + subject.DeploymentID, rate}
 				n++
+			}
+			if subject.Tool != "" && l.toolRate != nil {
+				// Deployment ids hold no colon, so the key is unambiguous.
+				if rate, ok := l.toolRate(ctx, subject.DeploymentID, subject.Tool); ok && rate.valid() && !rate.IsUnlimited() {
+					checks[n] = check{ScopeTool, "t:" + subject.DeploymentID + ":" + subject.Tool, rate}
+					n++
+				}
 			}
 		}
 

@@ -14,6 +14,11 @@ type Subject struct {
 	// DeploymentID is the deployment the request is for. Empty means no
 	// per-deployment counter.
 	DeploymentID string
+
+	// Tool is the MCP tool a tools/call request calls, as the gateway's
+	// telemetry labelled it. It is counted only when Config.ToolRate gives
+	// it a rate, and only with a DeploymentID. Empty means no tool.
+	Tool string
 }
 
 type subjectKey struct{}
