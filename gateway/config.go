@@ -57,6 +57,18 @@ type Config struct {
 	// LookupTimeout bounds one call to Deployments. Zero means 5s.
 	LookupTimeout time.Duration
 
+	// StaleIfError, when positive, lets the gateway keep serving a
+	// deployment the store confirmed within this window while the store
+	// fails (an error, or no answer within LookupTimeout), instead of
+	// answering 503: a database outage then does not take every
+	// deployment down with it. What is served is the last answer, owner
+	// and status included, so a change made during the outage applies
+	// only once the store answers again, or when [Gateway.Forget] drops
+	// it; the store is asked again at most a second later. It keeps a
+	// second bounded copy (CacheSize entries) of recent answers. Zero, the
+	// default, answers every store failure 503.
+	StaleIfError time.Duration
+
 	// NotRunningRetryAfter is the Retry-After sent with the 503 for a
 	// deployment that is not running. Zero means 10s.
 	NotRunningRetryAfter time.Duration
@@ -115,6 +127,14 @@ type Config struct {
 	// headers when Transport is nil; established streams are never cut.
 	// Zero means 30s.
 	UpstreamHeaderTimeout time.Duration
+
+	// MaxRequestBodyBytes, when positive, bounds every request body the
+	// gateway forwards: a request declaring a longer body is answered 413
+	// without reaching the deployment, and a body that turns out longer
+	// while it streams is cut there (413 if the deployment has not
+	// answered yet). A deployment's own MaxRequestBodyBytes replaces it.
+	// Zero means no limit.
+	MaxRequestBodyBytes int64
 
 	// ErrorHandler answers every error the gateway produces itself. err
 	// wraps one of the sentinel errors of this package, auth or proxy. Nil

@@ -50,6 +50,11 @@ type Deployment struct {
 	// deployment exists under that user.
 	CORSOrigins []string
 
+	// MaxRequestBodyBytes, when not zero, replaces the gateway's
+	// Config.MaxRequestBodyBytes for this deployment: a positive value is
+	// its limit, a negative one lifts the gateway's.
+	MaxRequestBodyBytes int64
+
 	// Breaker, when any field is set, replaces the gateway's circuit
 	// breaker settings for this deployment; zero fields keep the gateway's.
 	// It is read when the deployment's breaker is created: after a change,

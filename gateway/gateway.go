@@ -35,6 +35,7 @@ type Gateway struct {
 	telemetry    *telemetry.Telemetry
 	routeName    string // the route template telemetry reports
 	retryAfter   time.Duration
+	maxBody      int64
 	verifier     auth.SessionVerifier
 	origins      originSet                // allowed for every deployment
 	trusted      func(*http.Request) bool // peer is a trusted proxy
@@ -70,6 +71,7 @@ func New(cfg Config) (*Gateway, error) {
 		errorHandler: cfg.ErrorHandler,
 		verifier:     cfg.Verifier,
 		retryAfter:   orDefault(cfg.NotRunningRetryAfter, 10*time.Second),
+		maxBody:      cfg.MaxRequestBodyBytes,
 	}
 	if g.errorHandler == nil {
 		g.errorHandler = WriteError
@@ -83,7 +85,16 @@ func New(cfg Config) (*Gateway, error) {
 		size = 10_000
 	}
 	var err error
-	g.lookup, err = newLookup(cfg.Deployments, size, ttl, orDefault(cfg.LookupTimeout, 5*time.Second))
+	if cfg.StaleIfError < 0 {
+		return nil, errors.New("gateway: Config.StaleIfError is negative")
+	}
+	g.lookup, err = newLookup(cfg.Deployments, lookupConfig{
+		size:         size,
+		ttl:          ttl,
+		timeout:      orDefault(cfg.LookupTimeout, 5*time.Second),
+		staleIfError: cfg.StaleIfError,
+		onStale:      g.logStale,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -396,6 +407,17 @@ func (g *Gateway) authorize(next http.Handler) http.Handler {
 			DeploymentID:       rt.deploymentID,
 			StripAuthorization: g.carriesPlatformToken(r, id),
 		}
+		if limitBytes := g.bodyLimit(&d); limitBytes > 0 && r.Body != nil && r.Body != http.NoBody {
+			if r.ContentLength > limitBytes {
+				g.errorHandler(w, r, fmt.Errorf("%w: %w", proxy.ErrClientBody, &http.MaxBytesError{Limit: limitBytes}))
+				return
+			}
+			// A body without a declared length (or lying about it) is cut
+			// at the limit while it streams; the proxy then answers 413.
+			limited := *r
+			limited.Body = http.MaxBytesReader(w, r.Body, limitBytes)
+			r = &limited
+		}
 		subject := limit.Subject{UserID: rt.userID, DeploymentID: rt.deploymentID}
 		if rec, ok := telemetry.FromContext(r.Context()); ok {
 			// Only now: ids in metrics come from authorized requests alone.
@@ -419,8 +441,26 @@ func (g *Gateway) authorize(next http.Handler) http.Handler {
 	})
 }
 
+// bodyLimit is the request body limit for d: its own when set, the
+// gateway's otherwise; zero or less means none.
+func (g *Gateway) bodyLimit(d *resolved) int64 {
+	if d.MaxRequestBodyBytes != 0 {
+		return d.MaxRequestBodyBytes
+	}
+	return g.maxBody
+}
+
 // mcpToolsCall is the MCP method whose requests name a tool.
 const mcpToolsCall = "tools/call"
+
+// logStale records that a deployment was served from its last verified
+// answer because the store failed.
+func (g *Gateway) logStale(ctx context.Context, id string, err error) {
+	if g.logger != nil {
+		g.logger.WarnContext(ctx, "gateway: deployment store failed; serving the last verified answer",
+			"deployment_id", id, "error", err)
+	}
+}
 
 // carriesPlatformToken reports whether r's Authorization headers hold a
 // credential of the platform, which must not reach the deployment. When

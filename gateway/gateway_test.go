@@ -33,9 +33,12 @@ type fakeStore struct {
 
 func (s *fakeStore) Deployment(ctx context.Context, id string) (gateway.Deployment, error) {
 	s.calls.Add(1)
-	if s.delay > 0 {
+	s.mu.Lock()
+	delay := s.delay
+	s.mu.Unlock()
+	if delay > 0 {
 		select {
-		case <-time.After(s.delay):
+		case <-time.After(delay):
 		case <-ctx.Done():
 			return gateway.Deployment{}, ctx.Err()
 		}

@@ -15,6 +15,10 @@ import (
 // created is reachable at once.
 const notFoundTTL = time.Second
 
+// staleRetry is how long a deployment served from the last verified
+// answer, while the store fails, is cached before the store is asked again.
+const staleRetry = time.Second
+
 // A resolved deployment is a store answer made ready for the request path:
 // the upstream URL parsed once, not per request.
 type resolved struct {
@@ -22,6 +26,9 @@ type resolved struct {
 	upstream *url.URL
 	origins  originSet
 	found    bool
+	// stale marks the last verified answer, served because the store
+	// failed.
+	stale bool
 }
 
 // lookup is the bounded, expiring cache in front of a DeploymentStore.
@@ -31,19 +38,49 @@ type lookup struct {
 	timeout time.Duration
 	cache   *otter.Cache[string, resolved] // nil when caching is off
 	load    otter.LoaderFunc[string, resolved]
+	// verified keeps each deployment's last answer from the store for
+	// the stale-if-error window; nil when the host allows no stale
+	// answers.
+	verified *otter.Cache[string, resolved]
+	// onStale is told when a stale answer is served instead of the
+	// store's error.
+	onStale func(ctx context.Context, id string, err error)
 }
 
-func newLookup(store DeploymentStore, size int, ttl, timeout time.Duration) (*lookup, error) {
-	l := &lookup{store: store, timeout: timeout}
+// lookupConfig holds what newLookup takes from the gateway's Config.
+type lookupConfig struct {
+	size         int
+	ttl          time.Duration // negative: no caching
+	timeout      time.Duration
+	staleIfError time.Duration // zero: no stale answers
+	onStale      func(ctx context.Context, id string, err error)
+}
+
+func newLookup(store DeploymentStore, cfg lookupConfig) (*lookup, error) {
+	l := &lookup{store: store, timeout: cfg.timeout, onStale: cfg.onStale}
 	l.load = l.fetch
-	if ttl < 0 {
+	if cfg.staleIfError > 0 {
+		verified, err := otter.New(&otter.Options[string, resolved]{
+			MaximumSize:      cfg.size,
+			ExpiryCalculator: otter.ExpiryWriting[string, resolved](cfg.staleIfError),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("gateway: building the stale-if-error cache: %w", err)
+		}
+		l.verified = verified
+	}
+	if cfg.ttl < 0 {
 		return l, nil
 	}
+	ttl := cfg.ttl
 	cache, err := otter.New(&otter.Options[string, resolved]{
-		MaximumSize: size,
+		MaximumSize: cfg.size,
 		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, resolved]) time.Duration {
-			if !e.Value.found {
+			switch {
+			case !e.Value.found:
 				return min(ttl, notFoundTTL)
+			case e.Value.stale:
+				return min(ttl, staleRetry)
 			}
 			return ttl
 		}),
@@ -73,14 +110,23 @@ func (l *lookup) fetch(ctx context.Context, id string) (resolved, error) {
 
 	d, err := l.store.Deployment(ctx, id)
 	if errors.Is(err, ErrDeploymentNotFound) {
+		if l.verified != nil {
+			l.verified.Invalidate(id)
+		}
 		return resolved{}, nil
 	}
-	if err != nil {
-		return resolved{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+	if err == nil && d.ID != id {
+		err = fmt.Errorf("store answered deployment %q for %q", d.ID, id)
 	}
-	if d.ID != id {
-		return resolved{}, fmt.Errorf("%w: store answered deployment %q for %q",
-			ErrStoreUnavailable, d.ID, id)
+	if err != nil {
+		err = fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+		if last, ok := l.lastVerified(id); ok {
+			if l.onStale != nil {
+				l.onStale(ctx, id, err)
+			}
+			return last, nil
+		}
+		return resolved{}, err
 	}
 	u, err := url.Parse(d.UpstreamURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -91,7 +137,21 @@ func (l *lookup) fetch(ctx context.Context, id string) (resolved, error) {
 	for _, o := range d.CORSOrigins {
 		res.origins.add(o) // a bad entry is skipped, as documented
 	}
+	if l.verified != nil {
+		l.verified.Set(id, res)
+	}
 	return res, nil
+}
+
+// lastVerified returns the store's last answer for id, marked stale, if it
+// came within the stale-if-error window.
+func (l *lookup) lastVerified(id string) (resolved, bool) {
+	if l.verified == nil {
+		return resolved{}, false
+	}
+	last, ok := l.verified.GetIfPresent(id)
+	last.stale = true
+	return last, ok
 }
 
 // cached returns the deployment with id if the cache holds it.
@@ -106,5 +166,8 @@ func (l *lookup) cached(id string) (resolved, bool) {
 func (l *lookup) forget(id string) {
 	if l.cache != nil {
 		l.cache.Invalidate(id)
+	}
+	if l.verified != nil {
+		l.verified.Invalidate(id)
 	}
 }
