@@ -94,13 +94,27 @@ func New(cfg Config) (*Authenticator, error) {
 // with [FromContext]). Requests that fail never reach next.
 func (a *Authenticator) Require(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := a.verifier.Verify(r)
-		if err != nil {
-			a.refuse(w, r, err)
+		id, ok := a.Authenticate(w, r)
+		if !ok {
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), id)))
 	})
+}
+
+// Authenticate is the check [Require] makes, for a handler that
+// authenticates as one of its own steps: it returns the caller's
+// [Identity], or false once it has answered r as Require would (401 with
+// WWW-Authenticate, a redirect to the login page, or 503). It does not
+// store the identity in r's context; the caller does that, with
+// [NewContext], if later handlers need it.
+func (a *Authenticator) Authenticate(w http.ResponseWriter, r *http.Request) (Identity, bool) {
+	id, err := a.verifier.Verify(r)
+	if err != nil {
+		a.refuse(w, r, err)
+		return Identity{}, false
+	}
+	return id, true
 }
 
 func (a *Authenticator) refuse(w http.ResponseWriter, r *http.Request, err error) {

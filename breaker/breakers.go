@@ -21,6 +21,7 @@ import (
 type Breakers struct {
 	base      Settings
 	forKey    func(string) (Settings, bool)
+	keyOf     func(*http.Request) (string, bool)
 	isFailure func(*http.Response, error) bool
 	notifier  *notifier // nil without Config.OnStateChange
 	logger    *slog.Logger
@@ -46,12 +47,16 @@ func New(cfg Config) (*Breakers, error) {
 	b := &Breakers{
 		base:      base,
 		forKey:    cfg.For,
+		keyOf:     cfg.Key,
 		isFailure: cfg.IsFailure,
 		logger:    cfg.Logger,
 		idle:      orDefault(cfg.IdleTimeout, defaultIdleTimeout),
 	}
 	if b.isFailure == nil {
 		b.isFailure = DefaultIsFailure
+	}
+	if b.keyOf == nil {
+		b.keyOf = keyFromContext
 	}
 	opts := &otter.Options[string, *entry]{
 		MaximumSize: orDefault(cfg.MaxBreakers, defaultMaxBreakers),

@@ -73,6 +73,13 @@ type Config struct {
 	// Default for every key.
 	For func(key string) (s Settings, ok bool)
 
+	// Key names the breaker guarding an upstream request, with ok false
+	// when none guards it. It is called on every request the
+	// [Breakers.RoundTripper] sends, so it should answer from the request
+	// itself, as from a value its context already carries. Nil means
+	// [FromContext]: the key stored with [NewContext].
+	Key func(r *http.Request) (key string, ok bool)
+
 	// IsFailure reports whether an upstream's answer counts as a failure:
 	// resp and err are what the wrapped transport returned. It is not
 	// consulted, and nothing counts, when the transport failed because the

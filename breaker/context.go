@@ -1,6 +1,9 @@
 package breaker
 
-import "context"
+import (
+	"context"
+	"net/http"
+)
 
 type contextKey struct{}
 
@@ -17,3 +20,6 @@ func FromContext(ctx context.Context) (key string, ok bool) {
 	key, ok = ctx.Value(contextKey{}).(string)
 	return key, ok && key != ""
 }
+
+// keyFromContext is the default Config.Key: the key r's context carries.
+func keyFromContext(r *http.Request) (string, bool) { return FromContext(r.Context()) }

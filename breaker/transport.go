@@ -9,8 +9,9 @@ import (
 )
 
 // RoundTripper returns a transport that sends each request through next,
-// guarded by the breaker its context names (see [NewContext]); a request
-// that names none goes straight to next. Nil next means
+// guarded by the breaker Config.Key names for it (by default the one its
+// context names, see [NewContext]); a request that has none goes straight
+// to next. Nil next means
 // [http.DefaultTransport].
 //
 // While the breaker is open, the request is refused with an [*OpenError]
@@ -41,8 +42,8 @@ type transport struct {
 var _ http.RoundTripper = (*transport)(nil)
 
 func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
-	key, ok := FromContext(r.Context())
-	if !ok {
+	key, ok := t.b.keyOf(r)
+	if !ok || key == "" {
 		return t.next.RoundTrip(r)
 	}
 	e := t.b.breaker(key)

@@ -37,6 +37,8 @@ type Gateway struct {
 	retryAfter   time.Duration
 	maxBody      int64
 	verifier     auth.SessionVerifier
+	authn        *auth.Authenticator
+	limits       *limit.Limiter
 	origins      originSet                // allowed for every deployment
 	trusted      func(*http.Request) bool // peer is a trusted proxy
 	metadata     *ResourceMetadata        // nil: none published
@@ -169,7 +171,8 @@ func New(cfg Config) (*Gateway, error) {
 		chain = chain.Append(limits.ClientIPHandler)
 	}
 	g.metaHandler = alice.New(requestid.Middleware(trusted), headers.Handler).ThenFunc(g.serveMetadata)
-	g.handler = chain.Append(corsHandler, g.route, authn.Require, g.authorize, limits.Handler).Then(upstream)
+	g.authn, g.limits = authn, limits
+	g.handler = chain.Append(corsHandler, g.admit).Then(upstream)
 	return g, nil
 }
 
@@ -213,6 +216,14 @@ func (g *Gateway) newBreakers(cfg Config) (*breaker.Breakers, error) {
 		g.telemetry.BreakerStateChanged(id, from.String(), to.String())
 		if hostHook != nil {
 			hostHook(id, from, to)
+		}
+	}
+	if bc.Key == nil {
+		// The deployment's id, from the target authorize set: one context
+		// value fewer per request than a key of the breaker's own.
+		bc.Key = func(r *http.Request) (string, bool) {
+			t, ok := proxy.FromContext(r.Context())
+			return t.DeploymentID, ok
 		}
 	}
 	if bc.For == nil {
@@ -330,115 +341,136 @@ func (g *Gateway) recover(next http.Handler) http.Handler {
 	})
 }
 
-// route parses the path, answering 404 for one that names no deployment
-// and 308 to the slash form for a deployment's root without its slash.
-// TRACE and CONNECT are refused: a deployment has no use for them, and
-// TRACE would echo the request back to scripts.
-func (g *Gateway) route(next http.Handler) http.Handler {
+// admit runs the gateway's own checks on a request, in order: its route,
+// its credentials, the deployment's owner and status, and the rate limits.
+// A request that passes them all goes on to next with what they found in
+// its context. The checks are steps of one handler, not a chain of
+// middleware, so that the request and its context are copied once rather
+// than once per check.
+func (g *Gateway) admit(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodTrace || r.Method == http.MethodConnect {
-			g.errorHandler(w, r, ErrMethodNotAllowed)
+		rt, ok := g.route(w, r)
+		if !ok {
 			return
 		}
-		rt, err := parseRoute(g.prefix, r.URL.EscapedPath())
-		switch {
-		case errors.Is(err, errNeedsSlash):
-			target := rt.prefix + "/"
-			if r.URL.RawQuery != "" {
-				target += "?" + r.URL.RawQuery
-			}
-			w.Header().Set("Location", target)
-			w.WriteHeader(http.StatusPermanentRedirect)
-			return
-		case err != nil:
-			g.errorHandler(w, r, err)
+		id, ok := g.authn.Authenticate(w, r)
+		if !ok {
 			return
 		}
-		if rec, ok := telemetry.FromContext(r.Context()); ok {
-			rec.Route = g.routeName
-		}
-		next.ServeHTTP(w, r.WithContext(withRoute(r.Context(), &rt)))
+		g.authorize(w, r, &rt, id, next)
 	})
 }
 
+// route parses the path, answering 404 for one that names no deployment
+// and 308 to the slash form for a deployment's root without its slash.
+// TRACE and CONNECT are refused: a deployment has no use for them, and
+// TRACE would echo the request back to scripts. It reports whether the
+// request may go on.
+func (g *Gateway) route(w http.ResponseWriter, r *http.Request) (route, bool) {
+	if r.Method == http.MethodTrace || r.Method == http.MethodConnect {
+		g.errorHandler(w, r, ErrMethodNotAllowed)
+		return route{}, false
+	}
+	rt, err := parseRoute(g.prefix, r.URL.EscapedPath())
+	switch {
+	case errors.Is(err, errNeedsSlash):
+		target := rt.prefix + "/"
+		if r.URL.RawQuery != "" {
+			target += "?" + r.URL.RawQuery
+		}
+		w.Header().Set("Location", target)
+		w.WriteHeader(http.StatusPermanentRedirect)
+		return route{}, false
+	case err != nil:
+		g.errorHandler(w, r, err)
+		return route{}, false
+	}
+	if rec, ok := telemetry.FromContext(r.Context()); ok {
+		rec.Route = g.routeName
+	}
+	return rt, true
+}
+
 // authorize lets a request through only to a running deployment owned by
-// the authenticated user named in the path. Another user's deployment and a
-// missing one get the same answer, so ids cannot be probed.
-func (g *Gateway) authorize(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rt := routeFrom(r.Context())
-		id, ok := auth.FromContext(r.Context())
-		if rt == nil || !ok {
-			g.errorHandler(w, r, errors.New("gateway: authorize ran without route or identity"))
-			return
-		}
-		if id.UserID != rt.userID {
-			g.errorHandler(w, r, ErrDeploymentNotFound)
-			return
-		}
+// the authenticated user named in the path, and within the rate limits.
+// Another user's deployment and a missing one get the same answer, so ids
+// cannot be probed.
+func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request, rt *route, id auth.Identity,
+	next http.Handler) {
+	// The identity goes into the request's context once, with the rest,
+	// when the request passes; a refusal gets a copy of the request with
+	// it, so that error handlers see the same context either way.
+	ctx := auth.NewContext(r.Context(), id)
+	refuse := func(err error) { g.errorHandler(w, r.WithContext(ctx), err) }
+	if id.UserID != rt.userID {
+		refuse(ErrDeploymentNotFound)
+		return
+	}
 
-		d, err := g.lookup.deployment(r.Context(), rt.deploymentID)
-		switch {
-		case err != nil:
-			if g.logger != nil {
-				reqID, _ := requestid.FromContext(r.Context())
-				g.logger.WarnContext(r.Context(), "gateway: deployment lookup failed",
-					"request_id", reqID, "deployment_id", rt.deploymentID, "error", err)
-			}
-			g.errorHandler(w, r, err)
-			return
-		case !d.found || d.OwnerID != id.UserID:
-			g.errorHandler(w, r, ErrDeploymentNotFound)
-			return
-		case d.Status != StatusRunning:
-			g.errorHandler(w, r, &NotRunningError{
-				DeploymentID: d.ID, Status: d.Status, RetryAfter: g.retryAfter})
-			return
-		case id.Credential == auth.CredentialCookie && needsOriginCheck(r) && !g.originAllowed(r, &d):
-			g.errorHandler(w, r, ErrCrossOrigin)
-			return
+	d, err := g.lookup.deployment(ctx, rt.deploymentID)
+	switch {
+	case err != nil:
+		if g.logger != nil {
+			reqID, _ := requestid.FromContext(ctx)
+			g.logger.WarnContext(ctx, "gateway: deployment lookup failed",
+				"request_id", reqID, "deployment_id", rt.deploymentID, "error", err)
 		}
+		refuse(err)
+		return
+	case !d.found || d.OwnerID != id.UserID:
+		refuse(ErrDeploymentNotFound)
+		return
+	case d.Status != StatusRunning:
+		refuse(&NotRunningError{DeploymentID: d.ID, Status: d.Status, RetryAfter: g.retryAfter})
+		return
+	case id.Credential == auth.CredentialCookie && needsOriginCheck(r) && !g.originAllowed(r, &d):
+		refuse(ErrCrossOrigin)
+		return
+	}
 
-		target := &proxy.Target{
-			Upstream:           d.upstream,
-			Prefix:             rt.prefix,
-			Path:               rt.rest,
-			UserID:             rt.userID,
-			DeploymentID:       rt.deploymentID,
-			StripAuthorization: g.carriesPlatformToken(r, id),
+	target := &proxy.Target{
+		Upstream:           d.upstream,
+		Prefix:             rt.prefix,
+		Path:               rt.rest,
+		UserID:             rt.userID,
+		DeploymentID:       rt.deploymentID,
+		StripAuthorization: g.carriesPlatformToken(ctx, r, id),
+	}
+	if limitBytes := g.bodyLimit(&d); limitBytes > 0 && r.Body != nil && r.Body != http.NoBody {
+		if r.ContentLength > limitBytes {
+			refuse(fmt.Errorf("%w: %w", proxy.ErrClientBody, &http.MaxBytesError{Limit: limitBytes}))
+			return
 		}
-		if limitBytes := g.bodyLimit(&d); limitBytes > 0 && r.Body != nil && r.Body != http.NoBody {
-			if r.ContentLength > limitBytes {
-				g.errorHandler(w, r, fmt.Errorf("%w: %w", proxy.ErrClientBody, &http.MaxBytesError{Limit: limitBytes}))
-				return
-			}
-			// A body without a declared length (or lying about it) is cut
-			// at the limit while it streams; the proxy then answers 413.
-			limited := *r
-			limited.Body = http.MaxBytesReader(w, r.Body, limitBytes)
-			r = &limited
+		// A body without a declared length (or lying about it) is cut
+		// at the limit while it streams; the proxy then answers 413.
+		limited := *r
+		limited.Body = http.MaxBytesReader(w, r.Body, limitBytes)
+		r = &limited
+	}
+	subject := limit.Subject{UserID: rt.userID, DeploymentID: rt.deploymentID}
+	if rec, ok := telemetry.FromContext(ctx); ok {
+		// Only now: ids in metrics come from authorized requests alone.
+		rec.UserID, rec.DeploymentID = rt.userID, rt.deploymentID
+		rec.BreakerState = g.breakers.State(rt.deploymentID).String()
+		// MCP labels may need a look at the body: only now that the
+		// caller is authorized is it worth waiting for. The tool
+		// they name is what per-tool limits count.
+		r = g.telemetry.LabelMCP(r)
+		if rec.MCPMethod == mcpToolsCall {
+			subject.Tool = rec.MCPTool
 		}
-		subject := limit.Subject{UserID: rt.userID, DeploymentID: rt.deploymentID}
-		if rec, ok := telemetry.FromContext(r.Context()); ok {
-			// Only now: ids in metrics come from authorized requests alone.
-			rec.UserID, rec.DeploymentID = rt.userID, rt.deploymentID
-			rec.BreakerState = g.breakers.State(rt.deploymentID).String()
-			// MCP labels may need a look at the body: only now that the
-			// caller is authorized is it worth waiting for. The tool
-			// they name is what per-tool limits count.
-			r = g.telemetry.LabelMCP(r)
-			if rec.MCPMethod == mcpToolsCall {
-				subject.Tool = rec.MCPTool
-			}
-		}
-		ctx := proxy.NewContext(r.Context(), target)
-		ctx = limit.NewContext(ctx, subject)
-		ctx = breaker.NewContext(ctx, rt.deploymentID)
-		if d.Rate != (limit.Rate{}) {
-			ctx = context.WithValue(ctx, deploymentKey{}, &d)
-		}
-		next.ServeHTTP(w, r.WithContext(ctx))
-	})
+	}
+	// The breaker finds the deployment's id in the target (see
+	// newBreakers), and the limiter is called with the subject rather than
+	// reading it from the context: each context value costs allocations.
+	ctx = proxy.NewContext(ctx, target)
+	if d.Rate != (limit.Rate{}) {
+		ctx = context.WithValue(ctx, deploymentKey{}, &d)
+	}
+	r = r.WithContext(ctx)
+	if g.limits.Check(w, r, subject) {
+		next.ServeHTTP(w, r)
+	}
 }
 
 // bodyLimit is the request body limit for d: its own when set, the
@@ -472,8 +504,10 @@ func (g *Gateway) logStale(ctx context.Context, id string, err error) {
 // scheme) is shown to the verifier alone, as a bearer token; only when it
 // refuses them all are the headers taken for the application's. A
 // verifier that cannot decide counts as a yes: a broken app request is
-// better than a leaked platform token.
-func (g *Gateway) carriesPlatformToken(r *http.Request, id auth.Identity) bool {
+// better than a leaked platform token. The verifier sees ctx, the
+// request's context with its identity.
+func (g *Gateway) carriesPlatformToken(ctx context.Context, r *http.Request,
+	id auth.Identity) bool {
 	if id.Credential == auth.CredentialBearer {
 		return true
 	}
@@ -482,7 +516,7 @@ func (g *Gateway) carriesPlatformToken(r *http.Request, id auth.Identity) bool {
 		return false
 	}
 	probe := &http.Request{Method: r.Method, URL: r.URL, Header: make(http.Header, 1)}
-	probe = probe.WithContext(r.Context())
+	probe = probe.WithContext(ctx)
 	for _, v := range values {
 		for element := range strings.SplitSeq(v, ",") {
 			fields := strings.Fields(element)

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/url"
@@ -40,7 +39,8 @@ var (
 // routed, limited and logged. The rest is kept as sent, except that literal
 // "." and ".." segments are resolved when they stay inside the deployment;
 // one that would climb out, an encoded dot segment, a dot segment hidden
-// behind an encoded slash, and any backslash are refused.
+// behind an encoded slash or before a ";" parameter (which servers such as
+// Tomcat drop before resolving dots), and any backslash are refused.
 func parseRoute(mount, escapedPath string) (route, error) {
 	tail, ok := strings.CutPrefix(escapedPath, mount)
 	if !ok {
@@ -50,7 +50,7 @@ func parseRoute(mount, escapedPath string) (route, error) {
 	if !ok || !validID(user) {
 		return route{}, errMalformedPath
 	}
-	dep, rest, hasSlash := strings.Cut(tail, "/")
+	dep, _, hasSlash := strings.Cut(tail, "/")
 	if !validID(dep) {
 		return route{}, errMalformedPath
 	}
@@ -62,7 +62,8 @@ func parseRoute(mount, escapedPath string) (route, error) {
 	if !hasSlash {
 		return rt, errNeedsSlash
 	}
-	rest, err := confine("/" + rest)
+	// The rest with its leading slash, sliced rather than built.
+	rest, err := confine(escapedPath[len(rt.prefix):])
 	if err != nil {
 		return route{}, err
 	}
@@ -105,7 +106,7 @@ func confine(p string) (string, error) {
 			hasDots = true
 			continue
 		}
-		if strings.IndexByte(seg, '%') >= 0 && hidesTraversal(seg) {
+		if strings.ContainsAny(seg, "%;") && hidesTraversal(seg) {
 			return "", errMalformedPath
 		}
 	}
@@ -138,7 +139,7 @@ func confine(p string) (string, error) {
 
 // hidesTraversal reports whether an escaped segment, decoded up to three
 // times (to see through double encoding), contains a backslash or a dot
-// segment between decoded slashes.
+// segment between decoded slashes, with or without a ";" parameter.
 func hidesTraversal(seg string) bool {
 	for range 3 {
 		dec, err := url.PathUnescape(seg)
@@ -149,7 +150,7 @@ func hidesTraversal(seg string) bool {
 			return true
 		}
 		for part := range strings.SplitSeq(dec, "/") {
-			if part == "." || part == ".." {
+			if part, _, _ = strings.Cut(part, ";"); part == "." || part == ".." {
 				return true
 			}
 		}
@@ -159,15 +160,4 @@ func hidesTraversal(seg string) bool {
 		seg = dec
 	}
 	return false
-}
-
-type routeKey struct{}
-
-func withRoute(ctx context.Context, rt *route) context.Context {
-	return context.WithValue(ctx, routeKey{}, rt)
-}
-
-func routeFrom(ctx context.Context) *route {
-	rt, _ := ctx.Value(routeKey{}).(*route)
-	return rt
 }

@@ -84,33 +84,52 @@ func setHeaders(h http.Header, set HeaderSet, scope Scope, rate Rate, res Result
 	if set == HeadersNone {
 		return
 	}
-	// One backing array for every value.
-	vals := make([]string, 5)
-	if set == HeadersAll || set == HeadersDraft {
+	draft := set == HeadersAll || set == HeadersDraft
+	x := set == HeadersAll || set == HeadersX
+
+	// Every value is written into one buffer, which becomes one string
+	// that the values share: two allocations per response, not one per
+	// value.
+	var stack [128]byte
+	buf := stack[:0]
+	var ends [5]int // where each value ends in buf
+	if draft {
 		window := int64((rate.Period + time.Second - 1) / time.Second)
-		buf := make([]byte, 0, 48)
 		buf = append(buf, '"')
 		buf = append(buf, scope...)
 		buf = append(buf, `";q=`...)
 		buf = strconv.AppendInt(buf, res.Limit, 10)
 		buf = append(buf, ";w="...)
 		buf = strconv.AppendInt(buf, window, 10)
-		vals[0] = string(buf)
-		h[keyPolicy] = vals[0:1:1]
-
-		buf = append(buf[:0], '"')
+		ends[0] = len(buf)
+		buf = append(buf, '"')
 		buf = append(buf, scope...)
 		buf = append(buf, `";r=`...)
 		buf = strconv.AppendInt(buf, res.Remaining, 10)
 		buf = append(buf, ";t="...)
 		buf = strconv.AppendInt(buf, reset, 10)
-		vals[1] = string(buf)
+		ends[1] = len(buf)
+	}
+	if x { // from ends[1]: the end of the draft values, or 0
+		buf = strconv.AppendInt(buf, res.Limit, 10)
+		ends[2] = len(buf)
+		buf = strconv.AppendInt(buf, res.Remaining, 10)
+		ends[3] = len(buf)
+		buf = strconv.AppendInt(buf, reset, 10)
+		ends[4] = len(buf)
+	}
+	all := string(buf)
+
+	// One backing array for every value; each header gets a capped slice
+	// of it, so a later Add cannot write into its neighbour.
+	vals := make([]string, 5)
+	if draft {
+		vals[0], vals[1] = all[:ends[0]], all[ends[0]:ends[1]]
+		h[keyPolicy] = vals[0:1:1]
 		h[keyRateLimit] = vals[1:2:2]
 	}
-	if set == HeadersAll || set == HeadersX {
-		vals[2] = strconv.FormatInt(res.Limit, 10)
-		vals[3] = strconv.FormatInt(res.Remaining, 10)
-		vals[4] = strconv.FormatInt(reset, 10)
+	if x {
+		vals[2], vals[3], vals[4] = all[ends[1]:ends[2]], all[ends[2]:ends[3]], all[ends[3]:ends[4]]
 		h[keyLimit] = vals[2:3:3]
 		h[keyRemaining] = vals[3:4:4]
 		h[keyReset] = vals[4:5:5]

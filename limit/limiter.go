@@ -242,46 +242,56 @@ func rateOrDefault(field string, r, def Rate) (Rate, error) {
 // this handler's or [Limiter.ClientIPHandler]'s.
 func (l *Limiter) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
-		subject, _ := FromContext(ctx)
-		var checks [3]check
-		n := 0
-		if subject.UserID != "" {
-			rate := rateFor(ctx, l.userRate, subject.UserID, l.user)
-			if !rate.IsUnlimited() {
-				checks[n] = check{ScopeUser, "u:" + subject.UserID, rate}
-				n++
-			}
+		subject, _ := FromContext(r.Context())
+		if l.Check(w, r, subject) {
+			next.ServeHTTP(w, r)
 		}
-		if subject.DeploymentID != "" {
-			rate := rateFor(ctx, l.deploymentRate, subject.DeploymentID, l.deployment)
-			if !rate.IsUnlimited() {
-				checks[n] = check{ScopeDeployment, "d:" + subject.DeploymentID, rate}
-				n++
-			}
-			if subject.Tool != "" && l.toolRate != nil {
-				// Deployment ids hold no colon, so the key is unambiguous.
-				if rate, ok := l.toolRate(ctx, subject.DeploymentID, subject.Tool); ok && rate.valid() && !rate.IsUnlimited() {
-					checks[n] = check{ScopeTool, "t:" + subject.DeploymentID + ":" + subject.Tool, rate}
-					n++
-				}
-			}
-		}
-
-		tightest, ok := l.take(w, r, l.store, checks[:n])
-		if !ok {
-			return
-		}
-
-		if earlier, found := ctx.Value(ipCountKey{}).(count); found && tightest.looserThan(earlier) {
-			tightest = earlier
-		}
-		if tightest.scope != "" {
-			setHeaders(w.Header(), l.headers, tightest.scope, tightest.rate, tightest.res,
-				secondsUntil(tightest.res.Reset, time.Now()))
-		}
-		next.ServeHTTP(w, r)
 	})
+}
+
+// Check counts r against the counters of s, as [Limiter.Handler] does with
+// the Subject in r's context, for a handler that limits as one of its own
+// steps. It reports whether r may go on, with the rate-limit headers set;
+// when it may not, Check has answered r.
+func (l *Limiter) Check(w http.ResponseWriter, r *http.Request, s Subject) bool {
+	ctx := r.Context()
+	var checks [3]check
+	n := 0
+	if s.UserID != "" {
+		rate := rateFor(ctx, l.userRate, s.UserID, l.user)
+		if !rate.IsUnlimited() {
+			checks[n] = check{ScopeUser, "u:" + s.UserID, rate}
+			n++
+		}
+	}
+	if s.DeploymentID != "" {
+		rate := rateFor(ctx, l.deploymentRate, s.DeploymentID, l.deployment)
+		if !rate.IsUnlimited() {
+			checks[n] = check{ScopeDeployment, "d:" + s.DeploymentID, rate}
+			n++
+		}
+		if s.Tool != "" && l.toolRate != nil {
+			// Deployment ids hold no colon, so the key is unambiguous.
+			if rate, ok := l.toolRate(ctx, s.DeploymentID, s.Tool); ok && rate.valid() && !rate.IsUnlimited() {
+				checks[n] = check{ScopeTool, "t:" + s.DeploymentID + ":" + s.Tool, rate}
+				n++
+			}
+		}
+	}
+
+	tightest, ok := l.take(w, r, l.store, checks[:n])
+	if !ok {
+		return false
+	}
+
+	if earlier, found := ctx.Value(ipCountKey{}).(count); found && tightest.looserThan(earlier) {
+		tightest = earlier
+	}
+	if tightest.scope != "" {
+		setHeaders(w.Header(), l.headers, tightest.scope, tightest.rate, tightest.res,
+			secondsUntil(tightest.res.Reset, time.Now()))
+	}
+	return true
 }
 
 func rateFor(ctx context.Context, override func(context.Context, string) (Rate, bool),
@@ -329,8 +339,14 @@ func (l *Limiter) take(w http.ResponseWriter, r *http.Request, store LimitStore,
 	if len(checks) == 0 {
 		return count{}, true
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), l.timeout)
-	defer cancel()
+	ctx := r.Context()
+	if _, inMemory := store.(*MemoryStore); !inMemory {
+		// A MemoryStore never blocks, and ignores ctx; a deadline would
+		// only cost its timer.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, l.timeout)
+		defer cancel()
+	}
 
 	var tightest count
 	for _, c := range checks {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 )
 
 // relay is the http.ResponseWriter ReverseProxy writes to. It sits between
@@ -45,10 +46,16 @@ func (w *relay) Header() http.Header {
 		return w.w.Header()
 	}
 	if w.staged == nil {
-		w.staged = make(http.Header)
+		w.staged = stagedHeaders.Get().(http.Header)
 	}
 	return w.staged
 }
+
+// stagedHeaders holds empty header maps for relays to stage headers in.
+// A map is given back once its values have been handed to the outer
+// writer, so that its room (an upstream's dozen headers, say) is made once
+// rather than per response.
+var stagedHeaders = sync.Pool{New: func() any { return make(http.Header) }}
 
 // WriteHeader relays an informational status with the staged headers
 // alone, or adds the staged headers to the outer writer's and writes a
@@ -66,8 +73,13 @@ func (w *relay) WriteHeader(code int) {
 	}
 
 	w.final = true
-	addHeaders(w.w.Header(), w.staged)
-	w.staged = nil
+	if w.staged != nil {
+		addHeaders(w.w.Header(), w.staged)
+		// The values now belong to the outer map; the map itself is free.
+		clear(w.staged)
+		stagedHeaders.Put(w.staged)
+		w.staged = nil
+	}
 	w.w.WriteHeader(code)
 }
 

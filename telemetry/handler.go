@@ -14,7 +14,6 @@ import (
 
 	"github.com/mcphub/apigateway/internal/problem"
 	"github.com/mcphub/apigateway/internal/requestid"
-	"github.com/mcphub/apigateway/internal/respwriter"
 )
 
 // Handler returns a handler that measures every request it passes to next.
@@ -43,8 +42,13 @@ import (
 // but not continued, so clients cannot choose trace ids or sampling.
 func (t *Telemetry) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := newRecord(time.Now())
+		x := newExchange(time.Now())
+		rec := &x.rec
 		ctx, span := t.startServerSpan(r)
+		// A tracer that records nothing (a no-op provider) leaves a new
+		// root span without a valid context; its client spans would be as
+		// empty, so the Transport skips them.
+		rec.untraced = !span.SpanContext().IsValid()
 		ctx = NewContext(ctx, rec)
 		// The request is copied, never changed: net/http still needs the
 		// original body after the handler returns.
@@ -53,7 +57,9 @@ func (t *Telemetry) Handler(next http.Handler) http.Handler {
 		if in.Body != nil && in.Body != http.NoBody {
 			in.Body = &body{ReadCloser: in.Body, t: t, rec: rec, ctx: ctx}
 		}
-		rw := &writer{Writer: respwriter.Wrap(w, nil), t: t, rec: rec, ctx: ctx}
+		rw := &x.w
+		rw.Reset(w, nil)
+		rw.t, rw.rec, rw.ctx = t, rec, ctx
 
 		// Recording is deferred so that a request whose handler panics (as
 		// ReverseProxy does, with http.ErrAbortHandler, when a stream
@@ -69,23 +75,38 @@ func (t *Telemetry) Handler(next http.Handler) http.Handler {
 // if r came from a trusted proxy and linking to it otherwise.
 func (t *Telemetry) startServerSpan(r *http.Request) (context.Context, trace.Span) {
 	ctx := r.Context()
+	remote := t.propagator.Extract(ctx, propagation.HeaderCarrier(r.Header))
+	trusted := t.trusted != nil && t.trusted(r)
+	if trusted {
+		ctx = remote
+	}
+	provider := t.provider()
+	if t.quiet.is(provider) {
+		// What the tracer would have returned: the span already in ctx.
+		return ctx, trace.SpanFromContext(ctx)
+	}
+
 	m := method(r.Method)
 	opts := make([]trace.SpanStartOption, 0, 4)
-	opts = append(opts, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(
+	opts = append(opts, serverSpan, trace.WithAttributes(
 		semconv.HTTPRequestMethodKey.String(m),
 		semconv.URLScheme(scheme(r)),
 		semconv.URLPath(truncate(r.URL.EscapedPath(), maxPath)),
 	))
-
-	remote := t.propagator.Extract(ctx, propagation.HeaderCarrier(r.Header))
-	switch sc := trace.SpanContextFromContext(remote); {
-	case t.trusted != nil && t.trusted(r):
-		ctx = remote
-	case sc.IsValid() && sc.IsRemote():
+	if sc := trace.SpanContextFromContext(remote); !trusted && sc.IsValid() && sc.IsRemote() {
 		opts = append(opts, trace.WithNewRoot(), trace.WithLinks(trace.Link{SpanContext: sc}))
 	}
-	return t.tracer.Start(ctx, m, opts...)
+	parentless := !trace.SpanContextFromContext(ctx).IsValid()
+	ctx, span := t.tracer.Start(ctx, m, opts...)
+	if parentless && !span.SpanContext().IsValid() {
+		// Every tracer that records gives a root span a new trace id.
+		t.quiet.set(provider)
+	}
+	return ctx, span
 }
+
+// serverSpan is the kind option of every server span, made once.
+var serverSpan = trace.WithSpanKind(trace.SpanKindServer)
 
 // finish completes rec's results and records the request: metrics, span,
 // access log, then Config.OnRequest. outer is the request the Handler

@@ -25,7 +25,9 @@ func (t *Telemetry) LimitDecision(ctx context.Context, scope, outcome string) {
 	if severity == severityError {
 		outcome = "error"
 	}
-	t.decisions.Add(ctx, 1, t.decisionAttrs(t.scopes.value(scope), outcome))
+	if t.decisions.Enabled(ctx) {
+		t.decisions.Add(ctx, 1, t.decisionAttrs(t.scopes.value(scope), outcome)...)
+	}
 
 	if rec, ok := FromContext(ctx); ok && severity > rec.limitSeverity {
 		rec.limitSeverity = severity
@@ -37,14 +39,20 @@ func (t *Telemetry) LimitDecision(ctx context.Context, scope, outcome string) {
 // decisionAttrs returns the attribute option of a decision's data point,
 // built once per scope and outcome: the hook runs on every request, and
 // the pairs are few (scopes are capped, outcomes are three).
-func (t *Telemetry) decisionAttrs(scope, outcome string) metric.MeasurementOption {
+func (t *Telemetry) decisionAttrs(scope, outcome string) []metric.AddOption {
 	key := [2]string{scope, outcome}
-	if opt, ok := t.decisionOpts.Load(key); ok {
-		return opt.(metric.MeasurementOption)
+	t.decisionMu.RLock()
+	opts, ok := t.decisionOpts[key]
+	t.decisionMu.RUnlock()
+	if ok {
+		return opts
 	}
-	opt := metric.WithAttributeSet(attribute.NewSet(LimitScopeKey.String(scope), LimitOutcomeKey.String(outcome)))
-	t.decisionOpts.Store(key, opt)
-	return opt
+	set := attribute.NewSet(LimitScopeKey.String(scope), LimitOutcomeKey.String(outcome))
+	opts = []metric.AddOption{metric.WithAttributeSet(set)}
+	t.decisionMu.Lock()
+	t.decisionOpts[key] = opts
+	t.decisionMu.Unlock()
+	return opts
 }
 
 const (

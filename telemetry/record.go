@@ -120,6 +120,11 @@ type Record struct {
 
 	live          *counters // nil in a Record the Handler did not make
 	limitSeverity int
+
+	// untraced is set by the Handler when the tracer gave the request no
+	// span context: it records nothing, so the Transport starts no client
+	// span either.
+	untraced bool
 }
 
 type recordKey struct{}
@@ -146,15 +151,20 @@ type counters struct {
 	inOpts, outOpts   atomic.Pointer[ioOptions]
 }
 
-// newRecord returns a Record with its counters, in one allocation.
-func newRecord(start time.Time) *Record {
-	both := &struct {
-		rec Record
-		c   counters
-	}{}
-	both.rec.Start = start
-	both.rec.live = &both.c
-	return &both.rec
+// exchange is what the Handler allocates for one request, in one piece: the
+// Record, its counters and the response writer.
+type exchange struct {
+	rec Record
+	c   counters
+	w   writer
+}
+
+// newExchange returns an exchange whose Record starts at start.
+func newExchange(start time.Time) *exchange {
+	x := &exchange{}
+	x.rec.Start = start
+	x.rec.live = &x.c
+	return x
 }
 
 // AddUpstreamDuration adds d to the time the request spent waiting for a

@@ -93,15 +93,17 @@ const Other = "other"
 // [Telemetry.Transport]. Create one with [New]; it is safe for concurrent
 // use.
 type Telemetry struct {
-	tracer     trace.Tracer
-	propagator propagation.TextMapPropagator
-	log        *slog.Logger
-	onRequest  func(context.Context, *Record)
-	trusted    func(*http.Request) bool
-	proxies    []netip.Prefix // masked
-	geo        *geoDB         // nil without Config.GeoIP
-	countryHdr string
-	userAttr   bool
+	tracer         trace.Tracer
+	tracerProvider trace.TracerProvider // Config.TracerProvider; nil means the global one
+	quiet          quietProvider
+	propagator     propagation.TextMapPropagator
+	log            *slog.Logger
+	onRequest      func(context.Context, *Record)
+	trusted        func(*http.Request) bool
+	proxies        []netip.Prefix // masked
+	geo            *geoDB         // nil without Config.GeoIP
+	countryHdr     string
+	userAttr       bool
 
 	users, deployments, routes, scopes *valueCap
 	mcpMethods, mcpTools               *valueCap
@@ -114,7 +116,8 @@ type Telemetry struct {
 	streams      metric.Int64UpDownCounter
 	websockets   metric.Int64UpDownCounter
 	decisions    metric.Int64Counter
-	decisionOpts sync.Map // [2]string{scope, outcome} → metric.MeasurementOption
+	decisionMu   sync.RWMutex
+	decisionOpts map[[2]string][]metric.AddOption // by {scope, outcome}
 	transitions  metric.Int64Counter
 	breakerState metric.Int64Gauge
 }
@@ -134,6 +137,8 @@ func New(cfg Config) (*Telemetry, error) {
 		trusted:    clientip.Trusted(cfg.TrustedProxies),
 		countryHdr: http.CanonicalHeaderKey(cfg.CountryHeader),
 		userAttr:   !cfg.DisableUserAttribute,
+
+		decisionOpts: make(map[[2]string][]metric.AddOption),
 	}
 	for _, p := range cfg.TrustedProxies {
 		t.proxies = append(t.proxies, p.Masked())
@@ -141,11 +146,8 @@ func New(cfg Config) (*Telemetry, error) {
 	if t.propagator == nil {
 		t.propagator = otel.GetTextMapPropagator()
 	}
-	tp := cfg.TracerProvider
-	if tp == nil {
-		tp = otel.GetTracerProvider()
-	}
-	t.tracer = tp.Tracer(scope)
+	t.tracerProvider = cfg.TracerProvider
+	t.tracer = t.provider().Tracer(scope)
 
 	limit := cfg.MaxAttributeValues
 	if limit == 0 {

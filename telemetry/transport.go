@@ -29,6 +29,11 @@ import (
 // The span's url.full has no query string and no user info, and a failed
 // call's span carries only the kind of error (error.type), never its
 // message, since either may hold a credential.
+//
+// When the Handler's tracer gave the request no span (a no-op tracer
+// provider), no client span is started either, and when the propagator
+// sends no fields, the request's headers are passed on without a copy: a
+// gateway without tracing pays for neither.
 func (t *Telemetry) Transport(next http.RoundTripper) http.RoundTripper {
 	if next == nil {
 		next = http.DefaultTransport
@@ -47,47 +52,87 @@ func (tr *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	t := tr.t
 	rec, _ := FromContext(r.Context())
 	m := method(r.Method)
-	ctx, span := t.tracer.Start(r.Context(), m, trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(clientAttrs(r, m)...))
-
-	// A RoundTripper must not change the request it is given, so the
-	// headers the propagator sets go on a copy.
-	out := r.WithContext(ctx)
-	out.Header = r.Header.Clone()
-	if out.Header == nil {
-		out.Header = make(http.Header)
+	ctx, span := r.Context(), trace.Span(nil)
+	if rec == nil || !rec.untraced {
+		ctx, span = t.tracer.Start(ctx, m, clientSpan, trace.WithAttributes(clientAttrs(r, m)...))
 	}
-	// What the client sent in the propagator's headers (a tracestate, a
-	// baggage) must not ride along with the gateway's trace context.
-	for _, f := range t.propagator.Fields() {
-		out.Header.Del(f)
+	out := r
+	if ctx != r.Context() {
+		out = r.WithContext(ctx)
 	}
-	t.propagator.Inject(ctx, propagation.HeaderCarrier(out.Header))
+	if fields := t.propagator.Fields(); len(fields) > 0 {
+		// A RoundTripper must not change the request it is given, so the
+		// headers the propagator sets go on a copy.
+		if out == r {
+			out = r.WithContext(ctx)
+		}
+		out.Header = r.Header.Clone()
+		if out.Header == nil {
+			out.Header = make(http.Header)
+		}
+		// What the client sent in the propagator's headers (a tracestate,
+		// a baggage) must not ride along with the gateway's trace context.
+		for _, f := range fields {
+			out.Header.Del(f)
+		}
+		t.propagator.Inject(ctx, propagation.HeaderCarrier(out.Header))
+	}
 
 	start := time.Now()
 	resp, err := tr.next.RoundTrip(out)
 	d := time.Since(start)
 
+	if rec != nil {
+		rec.AddUpstreamDuration(d)
+	}
+	t.recordUpstream(ctx, rec, m, resp, err, d)
+	if span == nil {
+		return resp, err
+	}
+	return endClientSpan(span, rec, resp, err)
+}
+
+// clientSpan is the kind option of every client span, made once.
+var clientSpan = trace.WithSpanKind(trace.SpanKindClient)
+
+// recordUpstream records one upstream call in gateway.upstream.duration.
+func (t *Telemetry) recordUpstream(ctx context.Context, rec *Record, m string,
+	resp *http.Response, err error, d time.Duration) {
+	if !t.upstream.Enabled(ctx) {
+		return
+	}
 	attrs := make([]attribute.KeyValue, 0, 3)
 	attrs = append(attrs, semconv.HTTPRequestMethodKey.String(m))
 	if rec != nil {
-		rec.AddUpstreamDuration(d)
 		attrs = append(attrs, DeploymentIDKey.String(t.deployments.value(rec.DeploymentID)))
-		if rec.DeploymentID != "" {
-			span.SetAttributes(DeploymentIDKey.String(rec.DeploymentID))
-		}
+	}
+	if err != nil {
+		attrs = append(attrs, semconv.ErrorTypeKey.String(errorType(err)))
+	} else {
+		attrs = append(attrs, semconv.HTTPResponseStatusCode(resp.StatusCode))
+	}
+	t.upstream.Record(ctx, d.Seconds(), metric.WithAttributes(attrs...))
+}
+
+// endClientSpan adds the outcome of an upstream call to its span and ends
+// the span, or hands it to the response body to end once the body is read.
+func endClientSpan(span trace.Span, rec *Record, resp *http.Response,
+	err error) (*http.Response, error) {
+	if !span.IsRecording() {
+		// Nothing set on it would be kept; only End matters.
+		span.End()
+		return resp, err
+	}
+	if rec != nil && rec.DeploymentID != "" {
+		span.SetAttributes(DeploymentIDKey.String(rec.DeploymentID))
 	}
 	if err != nil {
 		kind := errorType(err)
-		attrs = append(attrs, semconv.ErrorTypeKey.String(kind))
-		t.upstream.Record(ctx, d.Seconds(), metric.WithAttributes(attrs...))
 		span.SetAttributes(semconv.ErrorTypeKey.String(kind))
 		span.SetStatus(codes.Error, kind)
 		span.End()
 		return resp, err
 	}
-	attrs = append(attrs, semconv.HTTPResponseStatusCode(resp.StatusCode))
-	t.upstream.Record(ctx, d.Seconds(), metric.WithAttributes(attrs...))
 
 	span.SetAttributes(semconv.HTTPResponseStatusCode(resp.StatusCode))
 	if resp.StatusCode >= 400 {
@@ -97,7 +142,7 @@ func (tr *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	// A 101's body is the upgraded connection, which ReverseProxy needs
 	// as an io.ReadWriteCloser; it is not wrapped, and the span ends at
 	// the handshake.
-	if !span.IsRecording() || resp.StatusCode == http.StatusSwitchingProtocols || resp.Body == nil {
+	if resp.StatusCode == http.StatusSwitchingProtocols || resp.Body == nil {
 		span.End()
 		return resp, nil
 	}

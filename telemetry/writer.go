@@ -25,7 +25,7 @@ import (
 // their io methods cannot take one, and the measurements they make need it
 // to link exemplars to the request's span.
 type writer struct {
-	*respwriter.Writer
+	respwriter.Writer
 	t   *Telemetry
 	rec *Record
 	ctx context.Context

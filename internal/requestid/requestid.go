@@ -17,13 +17,16 @@ type contextKey struct{}
 
 // NewContext returns a copy of ctx that carries id.
 func NewContext(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, contextKey{}, id)
+	return context.WithValue(ctx, contextKey{}, &[1]string{id})
 }
 
 // FromContext returns the request id stored in ctx, if any.
 func FromContext(ctx context.Context) (string, bool) {
-	id, ok := ctx.Value(contextKey{}).(string)
-	return id, ok && id != ""
+	ids, ok := ctx.Value(contextKey{}).(*[1]string)
+	if !ok {
+		return "", false
+	}
+	return ids[0], ids[0] != ""
 }
 
 var encoding = base32.StdEncoding.WithPadding(base32.NoPadding)
@@ -61,8 +64,12 @@ func Middleware(trusted func(*http.Request) bool) func(http.Handler) http.Handle
 			if trusted == nil || !trusted(r) || !Valid(id) {
 				id = New()
 			}
-			w.Header().Set(Header, id)
-			next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), id)))
+			// The context and the response header share one array, a
+			// single allocation; header values are replaced, never
+			// edited in place, so neither can change the other.
+			ids := &[1]string{id}
+			w.Header()[Header] = ids[:1:1]
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), contextKey{}, ids)))
 		})
 	}
 }

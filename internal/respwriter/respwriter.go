@@ -29,6 +29,13 @@ func Wrap(w http.ResponseWriter, before func(h http.Header, status int)) *Writer
 	return &Writer{rw: w, beforeFn: before}
 }
 
+// Reset makes w a new wrapper around rw, as [Wrap] would return, so that
+// a middleware can keep its Writer inside a larger per-request struct and
+// allocate both at once.
+func (w *Writer) Reset(rw http.ResponseWriter, before func(h http.Header, status int)) {
+	*w = Writer{rw: rw, beforeFn: before}
+}
+
 // Header returns the header map of the wrapped writer.
 func (w *Writer) Header() http.Header { return w.rw.Header() }
 
