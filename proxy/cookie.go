@@ -28,7 +28,10 @@ func stripCookie(h http.Header, name string) {
 }
 
 // withoutCookie returns the Cookie header value v without the pairs named
-// name. Values are copied as they are, never decoded and encoded again.
+// name. Values are copied as they are, never decoded and encoded again. A
+// name is compared with any white space around it trimmed, Unicode's
+// included: lenient servers (Python's http.cookies among them) read
+// "name\f=v" as the cookie name.
 func withoutCookie(v, name string) string {
 	if !strings.Contains(v, name) {
 		return v
@@ -41,7 +44,7 @@ func withoutCookie(v, name string) string {
 		pair, rest, _ = strings.Cut(rest, ";")
 		pair = textproto.TrimString(pair)
 		n, _, _ := strings.Cut(pair, "=")
-		if textproto.TrimString(n) == name {
+		if strings.TrimSpace(n) == name {
 			dropped = true
 			continue
 		}

@@ -68,7 +68,7 @@ func (p *Proxy) scopeToPrefix(h http.Header, t *Target) {
 	prefix := strings.TrimSuffix(t.Prefix, "/")
 	for _, k := range [...]string{"Location", "Content-Location"} {
 		for i, v := range h[k] {
-			h[k][i] = publicLocation(v, t.Upstream, base, prefix)
+			h[k][i] = publicLocation(v, t.Upstream, base, prefix, upstreamPath(t))
 		}
 	}
 
@@ -96,26 +96,51 @@ func (p *Proxy) scopeToPrefix(h http.Header, t *Target) {
 }
 
 // publicLocation maps a Location or Content-Location value to the client's
-// view. An absolute path, or an absolute URL on the upstream's own scheme
-// and host, is put under prefix (the upstream's address never reaches the
-// client); relative references and other hosts are left alone.
-func publicLocation(v string, upstream *url.URL, base, prefix string) string {
+// view. A value that points at the deployment itself is put under prefix,
+// and the upstream's address never reaches the client: an absolute path,
+// an absolute or scheme-relative URL on the upstream's own scheme and host,
+// and a relative reference with a ".." segment, which is resolved against
+// from, the escaped upstream path the response answers. Dot segments are
+// resolved before the prefix is added, so that none climbs out of it in
+// the browser. Other relative references and other hosts are left alone.
+//
+// The value is read as browsers read http URLs: tabs and newlines are
+// ignored, '\' separates like '/', any number of slashes may follow the
+// scheme, and userinfo does not change the host. A scheme-relative URL
+// spelt with a backslash ("/\host") that names another host is kept on the
+// deployment as a path.
+func publicLocation(v string, upstream *url.URL, base, prefix, from string) string {
+	u := browserForm(v)
 	var rest string
 	switch {
-	case strings.HasPrefix(v, "//"):
-		authority, r := splitAuthority(v[2:])
-		if !sameHost(authority, upstream) {
+	case len(u) >= 2 && isSlash(u[0]) && isSlash(u[1]):
+		authority, r := splitAuthority(strings.TrimLeft(u, `/\`))
+		switch {
+		case sameHost(authority, upstream):
+			rest = r
+		case u[0] == '/' && u[1] == '/':
 			return v
+		default:
+			// "/\host" is more likely a path built carelessly than a
+			// URL meant for another site: keep it on the deployment.
+			rest = u
 		}
-		rest = r
-	case strings.HasPrefix(v, "/"):
-		rest = v
+	case u != "" && isSlash(u[0]):
+		rest = u
 	default:
-		scheme, after, ok := strings.Cut(v, "://")
-		if !ok || !validScheme(scheme) || !strings.EqualFold(scheme, upstream.Scheme) {
+		scheme, after, ok := strings.Cut(u, ":")
+		if !ok || !validScheme(scheme) {
+			if !climbs(u) {
+				return v
+			}
+			rest = from[:strings.LastIndexAny(from, `/\`)+1] + u
+			break
+		}
+		if !strings.EqualFold(scheme, upstream.Scheme) ||
+			len(after) < 2 || !isSlash(after[0]) || !isSlash(after[1]) {
 			return v
 		}
-		authority, r := splitAuthority(after)
+		authority, r := splitAuthority(strings.TrimLeft(after, `/\`))
 		if !sameHost(authority, upstream) {
 			return v
 		}
@@ -126,21 +151,37 @@ func publicLocation(v string, upstream *url.URL, base, prefix string) string {
 	if i := strings.IndexAny(rest, "?#"); i >= 0 {
 		path, tail = rest[:i], rest[i:]
 	}
-	return publicPath(path, base, prefix) + tail
+	if path == "" || !isSlash(path[0]) {
+		path = "/" + path
+	}
+	return publicPath(removeDotSegments(path), base, prefix) + tail
 }
 
-// splitAuthority splits what follows "//" into the authority and the rest
-// (path, query and fragment).
+// upstreamPath returns the escaped path of t's upstream request.
+func upstreamPath(t *Target) string {
+	if t.Path == "" || t.Path[0] != '/' {
+		return upstreamBase(t.Upstream) + "/" + t.Path
+	}
+	return upstreamBase(t.Upstream) + t.Path
+}
+
+// splitAuthority splits what follows the slashes of an absolute or
+// scheme-relative URL into the authority and the rest (path, query and
+// fragment).
 func splitAuthority(s string) (authority, rest string) {
-	if i := strings.IndexAny(s, "/?#"); i >= 0 {
+	if i := strings.IndexAny(s, `/\?#`); i >= 0 {
 		return s[:i], s[i:]
 	}
 	return s, ""
 }
 
 // sameHost reports whether authority names the upstream's host and port,
-// treating an omitted default port as equal to an explicit one.
+// treating an omitted default port as equal to an explicit one. Userinfo
+// is ignored, as browsers ignore it when they choose where to go.
 func sameHost(authority string, upstream *url.URL) bool {
+	if i := strings.LastIndexByte(authority, '@'); i >= 0 {
+		authority = authority[i+1:]
+	}
 	return strings.EqualFold(withoutDefaultPort(authority, upstream.Scheme),
 		withoutDefaultPort(upstream.Host, upstream.Scheme))
 }

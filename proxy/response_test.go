@@ -34,13 +34,33 @@ func TestLocationPutUnderPrefix(t *testing.T) {
 		{"foreign host", "https://evil.example/x", "https://evil.example/x"},
 		{"foreign scheme-relative host", "//evil.example/x", "//evil.example/x"},
 		{"relative path", "next/page", "next/page"},
-		{"dot segments", "../up", "../up"},
+		{"relative dot segments stay under the prefix", "../up", prefix + "/up"},
 		{"query only", "?q=1", "?q=1"},
 		{"other scheme", "mailto:a@example.test", "mailto:a@example.test"},
+
+		// However a deployment spells a redirect to itself, the browser
+		// lands under the prefix, never on a sibling deployment.
+		{"dot-dot above the root", "/../../user-2/dep-2/", prefix + "/user-2/dep-2/"},
+		{"encoded dot-dot", "/%2e%2E/.%2e/user-2/dep-2/", prefix + "/user-2/dep-2/"},
+		{"backslash dot-dot", `/..\..\user-2\dep-2\`, prefix + "/user-2/dep-2/"},
+		{"dot-dot out of the base path", "/base/../../x", prefix + "/x"},
+		{"dot-dot after the prefix", prefix + "/../../user-2/dep-2/", prefix + "/api/gateway/user-2/dep-2/"},
+		{"relative dot-dot above the root", "../../../../user-2/dep-2/?a", prefix + "/user-2/dep-2/?a"},
+		{"relative dot-dot with backslashes", `..\..\..\x`, prefix + "/x"},
+		{"absolute URL with dot-dot", "http://10.0.0.11:8080/../../x", prefix + "/x"},
+		{"tabs ignored as browsers do", "/.\t./.\t./x", prefix + "/x"},
+		{"backslashes after the scheme", `http:\\10.0.0.11:8080/base/x`, prefix + "/x"},
+		{"extra slashes after the scheme", "http:///10.0.0.11:8080/base/x", prefix + "/x"},
+		{"scheme-relative with backslashes", `\\10.0.0.11:8080/base/x`, prefix + "/x"},
+		{"userinfo ignored", "http://u:p@10.0.0.11:8080/base/x", prefix + "/x"},
+		{"relative without dot-dot left alone", "./x/./y", "./x/./y"},
+		{"dot-dot inside a name left alone", "a..b/..c", "a..b/..c"},
+		{"the platform itself left alone", "http://platform.example.test/api/me",
+			"http://platform.example.test/api/me"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := publicLocation(tt.location, upstream, upstreamBase(upstream), prefix)
+			got := publicLocation(tt.location, upstream, upstreamBase(upstream), prefix, "/base/")
 			if got != tt.want {
 				t.Errorf("publicLocation(%q) = %q, want %q", tt.location, got, tt.want)
 			}
@@ -51,7 +71,7 @@ func TestLocationPutUnderPrefix(t *testing.T) {
 func TestLocationDefaultPortMatchesUpstream(t *testing.T) {
 	upstream, _ := url.Parse("http://dep-1.internal")
 
-	got := publicLocation("http://DEP-1.internal:80/x", upstream, "", "/p")
+	got := publicLocation("http://DEP-1.internal:80/x", upstream, "", "/p", "/")
 
 	if want := "/p/x"; got != want {
 		t.Errorf("publicLocation = %q, want %q", got, want)

@@ -31,7 +31,7 @@ func scopeEndpointEvents(res *http.Response, t *Target) {
 	base := upstreamBase(t.Upstream)
 	prefix := strings.TrimSuffix(t.Prefix, "/")
 	res.Body = newEndpointRewriter(res.Body, func(v string) string {
-		return publicLocation(v, t.Upstream, base, prefix)
+		return publicLocation(v, t.Upstream, base, prefix, upstreamPath(t))
 	})
 	res.ContentLength = -1
 	delete(res.Header, "Content-Length")

@@ -16,7 +16,7 @@ import (
 // whose upstream is http://10.0.0.5:8080/base/ under /gw/dep-1.
 func testEndpointRewrite(v string) string {
 	u := &url.URL{Scheme: "http", Host: "10.0.0.5:8080", Path: "/base/"}
-	return publicLocation(v, u, upstreamBase(u), "/gw/dep-1")
+	return publicLocation(v, u, upstreamBase(u), "/gw/dep-1", "/base/sse")
 }
 
 // rewriteStream runs stream through an endpointRewriter, reading it as r

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // metricValue sums the samples of a Prometheus metric whose labels contain
@@ -154,15 +155,25 @@ func TestOTLPExportWhenTheEndpointIsSet(t *testing.T) {
 
 // checkToolCallsCounted checks that the hub's metrics count tools/call
 // requests to deployment labelled with tool, as an operator would look
-// for them.
+// for them. A request is counted once the gateway has finished with it,
+// which may be a moment after the client has read the answer, so the
+// check waits up to a second.
 func (th *testHub) checkToolCallsCounted(t *testing.T, deployment, tool string) {
 	t.Helper()
-	_, body := th.get(t, "/metrics", nil)
-	got := metricValue(t, string(body), "http_server_request_duration_seconds_count",
-		`gateway_deployment_id="`+deployment+`"`,
-		`mcp_method_name="tools/call"`,
-		`gen_ai_tool_name="`+tool+`"`)
-	if got < 1 {
-		t.Errorf("no tools/call request for %s counted with tool %q in /metrics", tool, deployment)
+	deadline := time.Now().Add(time.Second)
+	for {
+		_, body := th.get(t, "/metrics", nil)
+		got := metricValue(t, string(body), "http_server_request_duration_seconds_count",
+			`gateway_deployment_id="`+deployment+`"`,
+			`mcp_method_name="tools/call"`,
+			`gen_ai_tool_name="`+tool+`"`)
+		if got >= 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("no tools/call of tool %q to %s counted in /metrics", tool, deployment)
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -19,8 +19,9 @@ func Peer(r *http.Request) netip.Addr {
 }
 
 // Trusted returns a function reporting whether a request's peer lies in one
-// of prefixes. With no prefixes it returns nil, the convention for "trust
-// no one" in the packages that take such a function.
+// of prefixes, as [Client] decides it: a link-local peer's zone is ignored.
+// With no prefixes it returns nil, the convention for "trust no one" in the
+// packages that take such a function.
 func Trusted(prefixes []netip.Prefix) func(*http.Request) bool {
 	if len(prefixes) == 0 {
 		return nil
@@ -30,7 +31,8 @@ func Trusted(prefixes []netip.Prefix) func(*http.Request) bool {
 		ps[i] = p.Masked()
 	}
 	return func(r *http.Request) bool {
-		addr := Peer(r)
+		// netip.Prefix.Contains never matches an address with a zone.
+		addr := Peer(r).WithZone("")
 		if !addr.IsValid() {
 			return false
 		}
