@@ -108,7 +108,7 @@ func (l *lookup) fetch(ctx context.Context, id string) (resolved, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.timeout)
 	defer cancel()
 
-	d, err := l.store.Deployment(ctx, id)
+	d, err := l.ask(ctx, id)
 	if errors.Is(err, ErrDeploymentNotFound) {
 		if l.verified != nil {
 			l.verified.Invalidate(id)
@@ -141,6 +141,39 @@ func (l *lookup) fetch(ctx context.Context, id string) (resolved, error) {
 		l.verified.Set(id, res)
 	}
 	return res, nil
+}
+
+// ask calls the store and waits for its answer until ctx is done, so that
+// a store that ignores its context cannot hold requests past the lookup
+// timeout; such a call goes on in the background until it returns. A
+// panic in the store is raised again in the caller, which the gateway
+// answers like any other panic.
+func (l *lookup) ask(ctx context.Context, id string) (Deployment, error) {
+	type answer struct {
+		d        Deployment
+		err      error
+		panicked any
+	}
+	done := make(chan answer, 1)
+	go func() {
+		var a answer
+		defer func() {
+			if v := recover(); v != nil {
+				a.panicked = v
+			}
+			done <- a
+		}()
+		a.d, a.err = l.store.Deployment(ctx, id)
+	}()
+	select {
+	case a := <-done:
+		if a.panicked != nil {
+			panic(a.panicked)
+		}
+		return a.d, a.err
+	case <-ctx.Done():
+		return Deployment{}, ctx.Err()
+	}
 }
 
 // lastVerified returns the store's last answer for id, marked stale, if it

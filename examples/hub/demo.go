@@ -33,6 +33,9 @@ const maxEchoBody = 256 << 20
 type demoApps struct {
 	listings []listing
 	servers  []*http.Server
+	// closers release what the demo handlers hold beyond their requests,
+	// once the servers are shut down.
+	closers []io.Closer
 	// stop cancels the context of every request to the demo servers, so
 	// streams end at once when the hub closes.
 	stop context.CancelFunc
@@ -70,6 +73,9 @@ func startDemoApps(ctx context.Context, logger *slog.Logger) (*demoApps, error) 
 		var err error
 		if app.handler != nil {
 			upstream, err = d.serve(ctx, base, app.handler, logger)
+			if c, ok := app.handler.(io.Closer); ok {
+				d.closers = append(d.closers, c)
+			}
 		} else {
 			upstream, err = refusingURL(ctx)
 		}
@@ -123,6 +129,9 @@ func (d *demoApps) Close() error {
 		})
 	}
 	wg.Wait()
+	for _, c := range d.closers {
+		errs = append(errs, c.Close())
+	}
 	return errors.Join(errs...)
 }
 

@@ -45,7 +45,15 @@ type options struct {
 	// GeoIPDB is the path of a MaxMind-format database for client
 	// countries. Empty means every country is "unknown".
 	GeoIPDB string
+
+	// ExtraUpstream, when set, is the URL of one more running deployment
+	// of user-123, extraDeployment, served by a process of the caller's,
+	// which can stop and start it. Empty means none.
+	ExtraUpstream string
 }
+
+// extraDeployment is the id of the deployment at options.ExtraUpstream.
+const extraDeployment = "external-app-900"
 
 // A hub is the demo platform: its own pages (home, login, logout), the
 // gateway under gatewayPrefix, and the demo deployments behind it.
@@ -74,6 +82,14 @@ func newHub(ctx context.Context, opts options) (*hub, error) {
 	apps, err := startDemoApps(ctx, logger)
 	if err != nil {
 		return nil, err
+	}
+	if opts.ExtraUpstream != "" {
+		apps.listings = append(apps.listings, listing{
+			Deployment: gateway.Deployment{ID: extraDeployment, OwnerID: "user-123",
+				Status: gateway.StatusRunning, UpstreamURL: opts.ExtraUpstream},
+			Title: "External app at " + opts.ExtraUpstream,
+			Entry: "/",
+		})
 	}
 	h := &hub{secrets: sec, apps: apps}
 	if h.obs, err = newObservability(ctx); err != nil {

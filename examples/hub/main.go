@@ -54,6 +54,10 @@
 // from a MaxMind-format database. /api/usage shows the signed-in user (cookie
 // or token) their own recent usage per deployment.
 //
+// Load and soak tests that need a deployment they can stop and start set
+// HUB_EXTRA_UPSTREAM=URL: the hub then also lists user-123/external-app-900,
+// running at URL.
+//
 // The hub serves plain HTTP and is meant for loopback: its session cookie is
 // not marked Secure.
 package main
@@ -141,7 +145,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("listening: %w", err)
 	}
 	h, err := newHub(ctx, options{Seed: *seed, Logger: logger, Limits: limits,
-		CORSOrigins: splitList(*corsOrigins), GeoIPDB: *geoDB})
+		CORSOrigins: splitList(*corsOrigins), GeoIPDB: *geoDB,
+		ExtraUpstream: os.Getenv("HUB_EXTRA_UPSTREAM")})
 	if err != nil {
 		ln.Close()
 		return err

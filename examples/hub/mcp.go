@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -44,7 +45,7 @@ func newMCPServer() *mcp.Server {
 // (2026-07-28 and later, which name their version on every request) are
 // served without a session; the SDK serves the two modes from different
 // handlers, so requests are sent to one or the other by that version.
-func newMCPApp(logger *slog.Logger) http.Handler {
+func newMCPApp(logger *slog.Logger) *mcpApp {
 	server := newMCPServer()
 	getServer := func(*http.Request) *mcp.Server { return server }
 	sessions := mcp.NewStreamableHTTPHandler(getServer, &mcp.StreamableHTTPOptions{
@@ -64,7 +65,26 @@ func newMCPApp(logger *slog.Logger) http.Handler {
 		}
 		sessions.ServeHTTP(w, r)
 	})
-	return mux
+	return &mcpApp{Handler: mux, server: server}
+}
+
+// An mcpApp is the mcp-tools-42 demo's handler, which the hub closes when
+// it stops.
+type mcpApp struct {
+	http.Handler
+	server *mcp.Server
+}
+
+// Close ends every session of the app's MCP server. The SDK keeps a
+// session, whatever becomes of the connections it came over, until its
+// client ends it or it has been idle for mcpSessionTimeout; a client that
+// never ends it would otherwise outlive the hub.
+func (a *mcpApp) Close() error {
+	var errs []error
+	for s := range a.server.Sessions() {
+		errs = append(errs, s.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // firstStatelessMCPVersion is the first protocol version without sessions.

@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -34,6 +35,10 @@ type observability struct {
 
 func newObservability(ctx context.Context) (*observability, error) {
 	o := &observability{registry: prometheus.NewRegistry()}
+	// The process's own health (goroutines, memory, open files) next to
+	// the gateway's metrics, so a leak shows on the same page.
+	o.registry.MustRegister(collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	exporter, err := otelprom.New(otelprom.WithRegisterer(o.registry))
 	if err != nil {
 		return nil, err
