@@ -180,6 +180,12 @@ func (g *Gateway) newCORS(cfg CORSConfig) (func(http.Handler) http.Handler, erro
 	return func(next http.Handler) http.Handler {
 		strict, params := named.Handler(next), withParams.Handler(next)
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if len(r.Header["Origin"]) > 1 {
+				// Origin is a single value; no browser sends two. rs/cors
+				// would echo them all, the second unchecked.
+				g.errorHandler(w, r, ErrRepeatedOrigin)
+				return
+			}
 			if r.Method == http.MethodOptions && asksForMCPParams(r.Header["Access-Control-Request-Headers"], allowed) {
 				params.ServeHTTP(w, r)
 				return
@@ -287,6 +293,10 @@ func dedupe(names []string) []string {
 	}
 	return out
 }
+
+// ErrRepeatedOrigin refuses a request with more than one Origin header,
+// which no browser sends. Answered 400.
+var ErrRepeatedOrigin = errors.New("gateway: more than one Origin header")
 
 // ErrCrossOrigin refuses a WebSocket handshake or a state-changing request
 // that a browser sent with the platform's session cookie from an origin the

@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -292,5 +293,30 @@ func TestPreflightAllowsMCPParamHeaders(t *testing.T) {
 	}
 	if n := f.dep1.hits.Load(); n != 0 {
 		t.Errorf("upstream saw %d preflights, want 0", n)
+	}
+}
+
+// Origin is a single value; a request repeating it is refused before its
+// origins could be echoed, preflight or not.
+func TestRepeatedOriginIsRefused(t *testing.T) {
+	f := corsFixture(t, gateway.Config{})
+	for _, method := range []string{"OPTIONS", "GET"} {
+		resp := f.raw(t, method, "/api/gateway/user-1/dep-1/mcp", "Origin: "+appOrigin,
+			"Origin: https://evil.example", "Access-Control-Request-Method: POST",
+			"Authorization: Bearer "+tokenUser1)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s with two Origins: %d, want 400", method, resp.StatusCode)
+		}
+		if got := resp.Header.Values("Access-Control-Allow-Origin"); len(got) != 0 {
+			t.Errorf("%s with two Origins: Access-Control-Allow-Origin = %q, want none", method, got)
+		}
+		if p := decodeProblem(t, resp, string(body)); !strings.HasSuffix(p.Type, "#invalid-request") {
+			t.Errorf("problem type %q, want invalid-request", p.Type)
+		}
+	}
+	if n := f.dep1.hits.Load(); n != 0 {
+		t.Errorf("upstream saw %d requests, want 0", n)
 	}
 }

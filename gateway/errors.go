@@ -64,6 +64,7 @@ func (e *NotRunningError) Is(target error) bool { return target == ErrNotRunning
 //   - a deployment whose circuit breaker is open: 503 with Retry-After;
 //   - a deployment that does not answer in time: 504;
 //   - a request body that cannot be read: 400, or 413 over a limit;
+//   - a request with more than one Origin header: 400;
 //   - a client that went away: 499;
 //   - anything else: 500.
 //
@@ -97,6 +98,8 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, ErrMethodNotAllowed):
 		w.Header().Set("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
 		problem.Write(w, r, problem.MethodNotAllowed.With("The gateway does not forward TRACE or CONNECT."))
+	case errors.Is(err, ErrRepeatedOrigin):
+		problem.Write(w, r, problem.BadRequest.With("The request has more than one Origin header."))
 	case errors.Is(err, ErrCrossOrigin):
 		problem.Write(w, r, problem.Forbidden.With(
 			"This request carries the session cookie but comes from an origin the deployment does not allow."))

@@ -32,7 +32,8 @@ type ResourceMetadata struct {
 	// PublicOrigin, such as "https://platform.example", is the origin
 	// resource URLs are built on. Empty means the origin each request was
 	// sent to (its Host, and https when it came over TLS or a trusted
-	// proxy says so).
+	// proxy says so); the metadata is then marked private to caches, since
+	// a client chooses its Host. Set it in production.
 	PublicOrigin string
 }
 
@@ -101,7 +102,15 @@ func (g *Gateway) serveMetadata(w http.ResponseWriter, r *http.Request) {
 	}{origin + resource, servers, g.metadata.Scopes, []string{"header"}}
 
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "public, max-age=300")
+	if g.metadata.PublicOrigin != "" {
+		w.Header().Set("Cache-Control", "public, max-age=300")
+	} else {
+		// Built from the request's Host: a shared cache that served it
+		// for another Host would send clients to whatever authorization
+		// server a forged Host named.
+		w.Header().Set("Cache-Control", "private, max-age=300")
+		w.Header().Add("Vary", "Host")
+	}
 	if r.Method == http.MethodHead {
 		return
 	}

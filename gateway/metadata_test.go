@@ -88,3 +88,41 @@ func TestNewRefusesBadResourceMetadata(t *testing.T) {
 		}
 	}
 }
+
+// Metadata built from the request's Host must not be shared by caches
+// between hosts; with a configured public origin it may be.
+func TestMetadataCachingFollowsWhereItsOriginComesFrom(t *testing.T) {
+	const path = "/.well-known/oauth-protected-resource/api/gateway/user-1/dep-1/mcp"
+	for _, tt := range []struct {
+		publicOrigin, wantCache, wantServer string
+	}{
+		{"", "private, max-age=300", "http://evil.example/"},
+		{"https://platform.example", "public, max-age=300", "https://platform.example/"},
+	} {
+		f := newFixture(t, gateway.Config{ProtectedResource: &gateway.ResourceMetadata{
+			AuthorizationServers: []string{"/"},
+			PublicOrigin:         tt.publicOrigin,
+		}})
+		req, _ := http.NewRequest("GET", f.srv.URL+path, nil)
+		req.Host = "evil.example"
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			AuthorizationServers []string `json:"authorization_servers"`
+		}
+		json.NewDecoder(resp.Body).Decode(&doc)
+		resp.Body.Close()
+		if got := resp.Header.Get("Cache-Control"); got != tt.wantCache {
+			t.Errorf("PublicOrigin %q: Cache-Control = %q, want %q", tt.publicOrigin, got, tt.wantCache)
+		}
+		if tt.publicOrigin == "" && !strings.Contains(strings.ToLower(strings.Join(resp.Header.Values("Vary"), ",")), "host") {
+			t.Errorf("Vary = %q, want Host", resp.Header.Values("Vary"))
+		}
+		if len(doc.AuthorizationServers) != 1 || doc.AuthorizationServers[0] != tt.wantServer {
+			t.Errorf("PublicOrigin %q: authorization_servers = %q, want [%s]",
+				tt.publicOrigin, doc.AuthorizationServers, tt.wantServer)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -31,10 +32,28 @@ func scopeEndpointEvents(res *http.Response, t *Target) {
 	base := upstreamBase(t.Upstream)
 	prefix := strings.TrimSuffix(t.Prefix, "/")
 	res.Body = newEndpointRewriter(res.Body, func(v string) string {
-		return publicLocation(v, t.Upstream, base, prefix, upstreamPath(t))
+		return endpointOnDeployment(v, t.Upstream, base, prefix, upstreamPath(t))
 	})
 	res.ContentLength = -1
 	delete(res.Header, "Content-Length")
+}
+
+// endpointOnDeployment is the public form of an endpoint event's URL: its
+// path and query under the deployment's prefix, whatever scheme and host
+// it named. Unlike a redirect, which may rightly lead elsewhere, the
+// endpoint is where the client posts its messages with the credentials it
+// connected with; a deployment naming another host there would have the
+// client hand that host the user's platform token.
+func endpointOnDeployment(v string, upstream *url.URL, base, prefix, from string) string {
+	u := browserForm(v)
+	if scheme, after, ok := strings.Cut(u, ":"); ok && validScheme(scheme) {
+		u = after
+	}
+	if len(u) >= 2 && isSlash(u[0]) && isSlash(u[1]) {
+		_, u = splitAuthority(strings.TrimLeft(u, `/\`))
+		u = "/" + strings.TrimLeft(u, `/\`)
+	}
+	return publicLocation(u, upstream, base, prefix, from)
 }
 
 // endpointRewriter passes an event stream through as it arrives and
@@ -44,7 +63,8 @@ func scopeEndpointEvents(res *http.Response, t *Target) {
 //
 // An event's data is rewritten only when its event field comes before its
 // data lines, as every MCP server library writes it; reordering would mean
-// holding back whole events.
+// holding back whole events. A data line of an endpoint event too long to
+// hold back is dropped.
 type endpointRewriter struct {
 	body    io.ReadCloser
 	rewrite func(string) string
@@ -114,15 +134,20 @@ func (r *endpointRewriter) feed(b []byte) {
 }
 
 // hold adds b to the current line, or passes it through once the line is
-// too long to hold back.
+// too long to hold back. Inside an endpoint event such a line is dropped
+// instead, terminator and all: passed through, it could name any host.
 func (r *endpointRewriter) hold(b []byte) {
 	if r.long {
-		r.out = append(r.out, b...)
+		if !r.endpoint {
+			r.out = append(r.out, b...)
+		}
 		return
 	}
 	r.line = append(r.line, b...)
 	if len(r.line) > maxEventLine {
-		r.out = append(r.out, r.line...)
+		if !r.endpoint {
+			r.out = append(r.out, r.line...)
+		}
 		r.line = r.line[:0]
 		r.long = true
 	}
@@ -134,7 +159,9 @@ func (r *endpointRewriter) endLine(term byte) {
 	r.afterCR = term == '\r'
 	if r.long {
 		r.long = false
-		r.out = append(r.out, term)
+		if !r.endpoint {
+			r.out = append(r.out, term)
+		}
 		return
 	}
 

@@ -16,7 +16,7 @@ import (
 // whose upstream is http://10.0.0.5:8080/base/ under /gw/dep-1.
 func testEndpointRewrite(v string) string {
 	u := &url.URL{Scheme: "http", Host: "10.0.0.5:8080", Path: "/base/"}
-	return publicLocation(v, u, upstreamBase(u), "/gw/dep-1", "/base/sse")
+	return endpointOnDeployment(v, u, upstreamBase(u), "/gw/dep-1", "/base/sse")
 }
 
 // rewriteStream runs stream through an endpointRewriter, reading it as r
@@ -50,9 +50,18 @@ func TestEndpointEventsRewritten(t *testing.T) {
 		{"URL on the upstream, base path taken off",
 			"event: endpoint\ndata: http://10.0.0.5:8080/base/message?s=1\n\n",
 			"event: endpoint\ndata: /gw/dep-1/message?s=1\n\n"},
-		{"URL on another host",
+		{"URL on another host kept on the deployment",
 			"event: endpoint\ndata: http://example.com/message?s=1\n\n",
-			"event: endpoint\ndata: http://example.com/message?s=1\n\n"},
+			"event: endpoint\ndata: /gw/dep-1/message?s=1\n\n"},
+		{"scheme-relative URL on another host",
+			"event: endpoint\ndata: //example.com/x/../message\n\n",
+			"event: endpoint\ndata: /gw/dep-1/message\n\n"},
+		{"backslashes and user info",
+			"event: endpoint\ndata: https:\\\\user@example.com\\message\n\n",
+			"event: endpoint\ndata: /gw/dep-1/message\n\n"},
+		{"host alone",
+			"event: endpoint\ndata: http://example.com\n\n",
+			"event: endpoint\ndata: /gw/dep-1/\n\n"},
 		{"relative reference",
 			"event: endpoint\ndata: message?s=1\n\n",
 			"event: endpoint\ndata: message?s=1\n\n"},
@@ -71,9 +80,12 @@ func TestEndpointEventsRewritten(t *testing.T) {
 		{"unterminated last line",
 			"event: endpoint\ndata: /a",
 			"event: endpoint\ndata: /a"},
-		{"line too long to hold back",
-			"event: endpoint\ndata: " + long + "\n\nevent: endpoint\ndata: /a\n\n",
-			"event: endpoint\ndata: " + long + "\n\nevent: endpoint\ndata: /gw/dep-1/a\n\n"},
+		{"endpoint line too long to hold back is dropped",
+			"event: endpoint\ndata: http://example.com" + long + "\n\nevent: endpoint\ndata: /a\n\n",
+			"event: endpoint\n\nevent: endpoint\ndata: /gw/dep-1/a\n\n"},
+		{"other long lines pass",
+			"event: message\ndata: " + long + "\n\nevent: endpoint\ndata: /a\n\n",
+			"event: message\ndata: " + long + "\n\nevent: endpoint\ndata: /gw/dep-1/a\n\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

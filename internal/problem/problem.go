@@ -48,6 +48,8 @@ var (
 		Title: "Not found", Status: http.StatusNotFound}
 	MethodNotAllowed = Problem{Type: TypeBase + "method-not-allowed",
 		Title: "Method not allowed", Status: http.StatusMethodNotAllowed}
+	BadRequest = Problem{Type: TypeBase + "invalid-request",
+		Title: "Invalid request", Status: http.StatusBadRequest}
 	BadRequestBody = Problem{Type: TypeBase + "invalid-request-body",
 		Title: "Invalid request body", Status: http.StatusBadRequest}
 	TooLarge = Problem{Type: TypeBase + "request-too-large",
