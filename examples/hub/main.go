@@ -37,8 +37,8 @@
 //	                            server-sent events, a WebSocket echo
 //	user-123/my-api-def456      JSON API, with /echo describing each request
 //	user-123/webapp-789         static site
-//	user-123/mcp-tools-42       MCP server (Streamable HTTP at /mcp), tools
-//	                            add and echo
+//	user-123/mcp-tools-42       MCP server (Streamable HTTP at /mcp, every
+//	                            generation), tools add, echo and slow
 //	user-123/mcp-legacy-43      the same MCP server over the legacy HTTP+SSE
 //	                            transport, its stream at /sse
 //	user-123/stopped-app-000    stopped: answered 503
