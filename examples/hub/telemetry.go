@@ -131,8 +131,12 @@ type usageReport struct {
 func (h *usageHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id, err := h.verifier.Verify(r)
 	if err != nil {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="hub"`)
-		http.Error(w, `{"error":"sign in first"}`, http.StatusUnauthorized)
+		// The gateway's own answer: a problem body, 401 or (when the
+		// verifier could not decide) 503.
+		if errors.Is(err, auth.ErrUnauthenticated) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="hub"`)
+		}
+		auth.WriteError(w, r, err)
 		return
 	}
 	report := usageReport{Deployments: []usage.Summary{}}

@@ -112,8 +112,10 @@ func TestUsageShowsOnlyTheCallersDeployments(t *testing.T) {
 		t.Error("user-123's usage mentions user-456's deployment")
 	}
 
-	if resp, _ := th.get(t, "/api/usage", nil); resp.StatusCode != 401 {
+	if resp, body := th.get(t, "/api/usage", nil); resp.StatusCode != 401 {
 		t.Errorf("GET /api/usage without credentials: %d, want 401", resp.StatusCode)
+	} else {
+		checkProblem(t, resp, body, 401)
 	}
 }
 
