@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+
+	"github.com/mcphub/apigateway/internal/ctxvalue"
 )
 
 // An Identity is who a request was authenticated as.
@@ -86,11 +88,17 @@ type contextKey struct{}
 
 // NewContext returns a copy of ctx carrying id.
 func NewContext(ctx context.Context, id Identity) context.Context {
-	return context.WithValue(ctx, contextKey{}, id)
+	// The context node holds the identity itself: one allocation per
+	// request rather than a node and a boxed Identity.
+	ctx, _ = ctxvalue.With[contextKey](ctx, id)
+	return ctx
 }
 
 // FromContext returns the identity [Require] stored in ctx, if any.
 func FromContext(ctx context.Context) (Identity, bool) {
-	id, ok := ctx.Value(contextKey{}).(Identity)
-	return id, ok
+	id, ok := ctxvalue.From[contextKey, Identity](ctx)
+	if !ok {
+		return Identity{}, false
+	}
+	return *id, true
 }

@@ -223,7 +223,10 @@ func (g *Gateway) newBreakers(cfg Config) (*breaker.Breakers, error) {
 		// value fewer per request than a key of the breaker's own.
 		bc.Key = func(r *http.Request) (string, bool) {
 			t, ok := proxy.FromContext(r.Context())
-			return t.DeploymentID, ok
+			if !ok {
+				return "", false
+			}
+			return t.DeploymentID, true
 		}
 	}
 	if bc.For == nil {
@@ -428,7 +431,7 @@ func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request, rt *route, i
 		return
 	}
 
-	target := &proxy.Target{
+	target := proxy.Target{
 		Upstream:           d.upstream,
 		Prefix:             rt.prefix,
 		Path:               rt.rest,
@@ -463,9 +466,13 @@ func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request, rt *route, i
 	// The breaker finds the deployment's id in the target (see
 	// newBreakers), and the limiter is called with the subject rather than
 	// reading it from the context: each context value costs allocations.
-	ctx = proxy.NewContext(ctx, target)
+	// The target is copied into its context node, so it stays on the stack.
+	ctx = proxy.NewContext(ctx, &target)
 	if d.Rate != (limit.Rate{}) {
-		ctx = context.WithValue(ctx, deploymentKey{}, &d)
+		// A copy, so that d itself, which most requests never store,
+		// stays on the stack too.
+		rated := d
+		ctx = context.WithValue(ctx, deploymentKey{}, &rated)
 	}
 	r = r.WithContext(ctx)
 	if g.limits.Check(w, r, subject) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -47,8 +48,12 @@ type Config struct {
 	// tool on that deployment and taken after the other two. Tool names
 	// come from clients, so return false for tools the deployment does not
 	// limit: only tools given a rate get a counter. It is called on every
-	// such request, so it should answer from memory. Nil means no tool
-	// counters.
+	// such request, so it should answer from memory. A request whose
+	// Subject names no Tool is not counted here: behind the gateway, that
+	// includes a tools/call without an Mcp-Name header whose JSON body does
+	// not end within its first 16 KiB (large arguments, or padding), since
+	// no more of the body is read for it (see gateway.Config.Limits). Nil
+	// means no tool counters.
 	ToolRate func(ctx context.Context, deploymentID, tool string) (Rate, bool)
 
 	// TrustedProxies lists the networks of the proxies in front of the
@@ -260,24 +265,24 @@ func (l *Limiter) Check(w http.ResponseWriter, r *http.Request, s Subject) bool 
 	if s.UserID != "" {
 		rate := rateFor(ctx, l.userRate, s.UserID, l.user)
 		if !rate.IsUnlimited() {
-			checks[n] = check{ScopeUser, "u:" + s.UserID, rate}
+			checks[n] = check{scope: ScopeUser, rate: rate}
 			n++
 		}
 	}
 	if s.DeploymentID != "" {
 		rate := rateFor(ctx, l.deploymentRate, s.DeploymentID, l.deployment)
 		if !rate.IsUnlimited() {
-			checks[n] = check{ScopeDeployment, "d:" + s.DeploymentID, rate}
+			checks[n] = check{scope: ScopeDeployment, rate: rate}
 			n++
 		}
 		if s.Tool != "" && l.toolRate != nil {
-			// Deployment ids hold no colon, so the key is unambiguous.
 			if rate, ok := l.toolRate(ctx, s.DeploymentID, s.Tool); ok && rate.valid() && !rate.IsUnlimited() {
-				checks[n] = check{ScopeTool, "t:" + s.DeploymentID + ":" + s.Tool, rate}
+				checks[n] = check{scope: ScopeTool, rate: rate}
 				n++
 			}
 		}
 	}
+	setKeys(checks[:n], s)
 
 	tightest, ok := l.take(w, r, l.store, checks[:n])
 	if !ok {
@@ -302,6 +307,41 @@ func rateFor(ctx context.Context, override func(context.Context, string) (Rate, 
 		}
 	}
 	return def
+}
+
+// setKeys names the counter of each check: "u:" and the user's id, "d:"
+// and the deployment's, "t:", the deployment's, ":" and the tool's
+// (deployment ids hold no colon, so that key is unambiguous). The keys are
+// cut from one string, one allocation per request rather than one per
+// counter; stores that keep a key copy it (see [MemoryStore.Take]).
+func setKeys(checks []check, s Subject) {
+	if len(checks) == 0 {
+		return
+	}
+	var b strings.Builder
+	b.Grow(len(checks)*2 + len(s.UserID) + 2*len(s.DeploymentID) + 1 + len(s.Tool))
+	var ends [3]int // Check makes at most one check per scope
+	for i, c := range checks {
+		switch c.scope {
+		case ScopeUser:
+			b.WriteString("u:")
+			b.WriteString(s.UserID)
+		case ScopeDeployment:
+			b.WriteString("d:")
+			b.WriteString(s.DeploymentID)
+		case ScopeTool:
+			b.WriteString("t:")
+			b.WriteString(s.DeploymentID)
+			b.WriteByte(':')
+			b.WriteString(s.Tool)
+		}
+		ends[i] = b.Len()
+	}
+	all, start := b.String(), 0
+	for i := range checks {
+		checks[i].key = all[start:ends[i]]
+		start = ends[i]
+	}
 }
 
 // A check is one counter a request must pass.

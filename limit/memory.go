@@ -3,6 +3,7 @@ package limit
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -71,7 +72,7 @@ func NewMemoryStore(cfg MemoryConfig) *MemoryStore {
 }
 
 // Take counts one request for key under rate. It never blocks and ignores
-// ctx.
+// ctx. A new counter keeps a copy of key, never key itself.
 func (s *MemoryStore) Take(_ context.Context, key string, rate Rate) (Result, error) {
 	if !rate.valid() || rate.IsUnlimited() {
 		return Result{}, ErrInvalidRate
@@ -91,7 +92,10 @@ func (s *MemoryStore) Take(_ context.Context, key string, rate Rate) (Result, er
 		}
 		var loaded bool
 		// A zero counter counts as expired, so Increment opens a window.
-		c, loaded = s.cache.LoadOrStore(key, &memory.Counter{})
+		// The key is copied: it may be cut from a longer string (the
+		// Limiter cuts all of a request's keys from one), which the
+		// store would otherwise keep alive for as long as the counter.
+		c, loaded = s.cache.LoadOrStore(strings.Clone(key), &memory.Counter{})
 		if !loaded {
 			s.keys.Add(1)
 		}

@@ -145,7 +145,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r = r.WithContext(context.WithValue(r.Context(), clientBodyKey{}, body))
 		r.Body = body
 	}
-	rw := &relay{w: w}
+	rw := newRelay(r.Context(), w)
 	if isWebSocketUpgrade(r.Header) {
 		// Only the 101 path needs to find the writer again, in
 		// modifyResponse; other requests skip the extra allocations.

@@ -24,23 +24,35 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	setURL(out.URL, t, in.URL)
 	out.Host = ""
 
+	// The names below are in canonical form, as net/http stores them, so
+	// plain map operations do what Header.Get and Header.Del would without
+	// canonicalizing a constant on every request.
 	h := out.Header
 	dropSpoofable(h)
-	if v := h.Get("Upgrade"); v != "" && !strings.EqualFold(v, "websocket") {
+	if v := firstValue(h, "Upgrade"); v != "" && !strings.EqualFold(v, "websocket") {
 		// h2c or anything else would let the client speak a protocol the
 		// gateway never inspects.
-		h.Del("Upgrade")
-		h.Del("Connection")
+		delete(h, "Upgrade")
+		delete(h, "Connection")
 	}
-	h.Del("Http2-Settings")
-	h.Del("Proxy-Authorization")
+	delete(h, "Http2-Settings")
+	delete(h, "Proxy-Authorization")
 	if t.StripAuthorization {
-		h.Del("Authorization")
+		delete(h, "Authorization")
 	}
 	if p.sessionCookie != "" {
 		stripCookie(h, p.sessionCookie)
 	}
 	p.setForwarded(h, in, t)
+}
+
+// firstValue returns the first value of the header with the canonical
+// name key, as h.Get(key) would.
+func firstValue(h http.Header, key string) string {
+	if vv := h[key]; len(vv) > 0 {
+		return vv[0]
+	}
+	return ""
 }
 
 // setURL points u at t's upstream. The escaped path is the upstream's base
@@ -183,7 +195,7 @@ func (p *Proxy) setForwarded(h http.Header, in *http.Request, t *Target) {
 
 	// One backing array for all the values; each header gets a capped
 	// slice of it so a later Add cannot write into its neighbour.
-	vals := make([]string, 0, 7)
+	vals := forwardedValues(in.Context())
 	set := func(k, v string) {
 		if v == "" {
 			return
@@ -200,6 +212,9 @@ func (p *Proxy) setForwarded(h http.Header, in *http.Request, t *Target) {
 	set(HeaderDeploymentID, t.DeploymentID)
 	set(HeaderRequestID, id)
 }
+
+// forwardedHeaders is the number of headers setForwarded sets at most.
+const forwardedHeaders = 7
 
 // peerIP returns the IP address of a RemoteAddr, or "" if it has none.
 func peerIP(remoteAddr string) string {

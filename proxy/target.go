@@ -2,7 +2,9 @@ package proxy
 
 import (
 	"context"
+	"net/http"
 	"net/url"
+	"sync/atomic"
 )
 
 // A Target says where one request goes and on whose behalf. The gateway
@@ -36,13 +38,70 @@ type Target struct {
 
 type contextKey struct{}
 
-// NewContext returns a copy of ctx carrying t.
+// nodeKey finds the targetNode itself, for the room it lends.
+type nodeKey struct{}
+
+// targetNode is the context node [NewContext] adds. Besides the target it
+// holds room for the per-request state of one request the [Proxy] serves
+// under it, its relay and its forwarding header values, so that the target
+// and that state cost one allocation rather than four. The room is lent
+// once: further requests served under the same context (sequentially or
+// at the same time) get state of their own.
+type targetNode struct {
+	context.Context
+	t Target
+
+	relayLent, valuesLent atomic.Bool
+	relay                 relay
+	values                [forwardedHeaders]string
+}
+
+// Value returns the target for its key, the node for nodeKey, and asks the
+// parent context for every other key.
+func (n *targetNode) Value(key any) any {
+	switch key.(type) {
+	case contextKey:
+		return &n.t
+	case nodeKey:
+		return n
+	}
+	return n.Context.Value(key)
+}
+
+// NewContext returns a copy of ctx carrying a copy of *t; a nil t carries
+// none, hiding any target ctx had. The copy lives in the context's own
+// node, so a caller can build t on its stack and the request pays one
+// allocation for both; changes made to *t after the call are not seen by
+// [FromContext].
 func NewContext(ctx context.Context, t *Target) context.Context {
-	return context.WithValue(ctx, contextKey{}, t)
+	if t == nil {
+		return context.WithValue(ctx, contextKey{}, (*Target)(nil))
+	}
+	return &targetNode{Context: ctx, t: *t}
 }
 
 // FromContext returns the target stored in ctx, if any.
 func FromContext(ctx context.Context) (*Target, bool) {
 	t, ok := ctx.Value(contextKey{}).(*Target)
 	return t, ok && t != nil
+}
+
+// newRelay returns a relay for one response to w: the one the target node
+// in ctx lends, when it has not lent it yet, or a new one.
+func newRelay(ctx context.Context, w http.ResponseWriter) *relay {
+	if n, ok := ctx.Value(nodeKey{}).(*targetNode); ok && n.relayLent.CompareAndSwap(false, true) {
+		n.relay = relay{w: w}
+		return &n.relay
+	}
+	return &relay{w: w}
+}
+
+// forwardedValues returns an empty slice with room for the values of the
+// forwarding headers of one upstream request: the room the target node in
+// ctx lends, when it has not lent it yet, or new room.
+func forwardedValues(ctx context.Context) []string {
+	if n, ok := ctx.Value(nodeKey{}).(*targetNode); ok && n.valuesLent.CompareAndSwap(false, true) {
+		return n.values[:0]
+	}
+	return make([]string, 0, forwardedHeaders)
 }

@@ -49,7 +49,8 @@ func (t *Telemetry) Handler(next http.Handler) http.Handler {
 		// root span without a valid context; its client spans would be as
 		// empty, so the Transport skips them.
 		rec.untraced = !span.SpanContext().IsValid()
-		ctx = NewContext(ctx, rec)
+		x.Context = ctx
+		ctx = x // carries rec, as NewContext(ctx, rec) would
 		// The request is copied, never changed: net/http still needs the
 		// original body after the handler returns.
 		in := r.WithContext(ctx)

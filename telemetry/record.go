@@ -152,11 +152,22 @@ type counters struct {
 }
 
 // exchange is what the Handler allocates for one request, in one piece: the
-// Record, its counters and the response writer.
+// Record, its counters, the response writer, and the context node that
+// carries the Record, in place of the one [NewContext] would add.
 type exchange struct {
-	rec Record
-	c   counters
-	w   writer
+	context.Context // the parent; set before the exchange is used as one
+	rec             Record
+	c               counters
+	w               writer
+}
+
+// Value returns the exchange's Record for the Record's key, and asks the
+// parent context for every other key.
+func (x *exchange) Value(key any) any {
+	if key == (recordKey{}) {
+		return &x.rec
+	}
+	return x.Context.Value(key)
 }
 
 // newExchange returns an exchange whose Record starts at start.

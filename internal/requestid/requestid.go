@@ -7,6 +7,8 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"net/http"
+
+	"github.com/mcphub/apigateway/internal/ctxvalue"
 )
 
 // Header is the header that carries the request id to deployments and back
@@ -17,12 +19,13 @@ type contextKey struct{}
 
 // NewContext returns a copy of ctx that carries id.
 func NewContext(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, contextKey{}, &[1]string{id})
+	ctx, _ = ctxvalue.With[contextKey](ctx, [1]string{id})
+	return ctx
 }
 
 // FromContext returns the request id stored in ctx, if any.
 func FromContext(ctx context.Context) (string, bool) {
-	ids, ok := ctx.Value(contextKey{}).(*[1]string)
+	ids, ok := ctxvalue.From[contextKey, [1]string](ctx)
 	if !ok {
 		return "", false
 	}
@@ -64,12 +67,13 @@ func Middleware(trusted func(*http.Request) bool) func(http.Handler) http.Handle
 			if trusted == nil || !trusted(r) || !Valid(id) {
 				id = New()
 			}
-			// The context and the response header share one array, a
-			// single allocation; header values are replaced, never
-			// edited in place, so neither can change the other.
-			ids := &[1]string{id}
+			// The context node holds the array the response header
+			// shares, a single allocation for both; header values are
+			// replaced, never edited in place, so neither can change the
+			// other.
+			ctx, ids := ctxvalue.With[contextKey](r.Context(), [1]string{id})
 			w.Header()[Header] = ids[:1:1]
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), contextKey{}, ids)))
+			next.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}
 }
