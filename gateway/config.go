@@ -93,8 +93,14 @@ type Config struct {
 	// credentials are cheap to refuse, is on only when
 	// Limits.PerClientIP is set. Limits.ToolRate adds a counter per
 	// deployment and MCP tool for tools/call requests, the tool read as
-	// telemetry labels it (Mcp-Name, or the start of the body). Empty
-	// TrustedProxies and ErrorHandler are taken from this Config.
+	// telemetry labels it: from a JSON body as the MCP server's parser
+	// reads it, whatever the Mcp-Method and Mcp-Name headers say, and from
+	// those headers only when the body is not a JSON-RPC request. The body
+	// is read only as far as its first 16 KiB: a tools/call whose JSON
+	// does not end within them, such as one with large arguments, is
+	// counted by its Mcp-Name header if it has one, and otherwise not at
+	// all. Empty TrustedProxies and ErrorHandler are taken from this
+	// Config.
 	Limits limit.Config
 
 	// Breakers configures the circuit breaker each deployment's upstream

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"slices"
 	"strconv"
@@ -241,5 +242,101 @@ func TestToolRateLimitsOneToolOfADeployment(t *testing.T) {
 	}
 	if plain.StatusCode != http.StatusOK {
 		t.Errorf("plain request after the tool's limit: %d, want 200", plain.StatusCode)
+	}
+}
+
+// The tool a per-tool limit counts is the one the MCP server will run: a
+// client cannot dodge the limit with escapes, repeated members or headers
+// that disagree with the body, and the body still reaches the upstream
+// byte for byte.
+func TestToolRateCountsTheToolTheServerRuns(t *testing.T) {
+	const call = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"slow"}}`
+	tests := []struct {
+		name        string
+		contentType string // "" means application/json
+		header      map[string]string
+		body        string
+		counted     bool // against slow's limit
+	}{
+		{name: "plain", body: call, counted: true},
+		{name: "escaped name", counted: true,
+			body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"sl\u006fw"}}`},
+		{name: "name given twice", counted: true,
+			body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add","name":"slow"}}`},
+		{name: "Mcp-Method lies", counted: true, body: call,
+			header: map[string]string{"Mcp-Method": "ping"}},
+		{name: "Mcp-Name lies", counted: true, body: call,
+			header: map[string]string{"Mcp-Method": "tools/call", "Mcp-Name": "add"}},
+		{name: "escaped method", counted: true,
+			body: `{"jsonrpc":"2.0","id":1,"method":"tools\/call","params":{"name":"slow"}}`},
+		{name: "headers, body not JSON", counted: true, contentType: "text/plain", body: "slow",
+			header: map[string]string{"Mcp-Method": "tools/call", "Mcp-Name": "slow"}},
+		{name: "headers name slow, body calls add",
+			body:   `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add"}}`,
+			header: map[string]string{"Mcp-Method": "tools/call", "Mcp-Name": "slow"}},
+		{name: "junk", body: "\x00{{ slow"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := make(chan string, 4)
+			mcp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				b, err := io.ReadAll(r.Body)
+				if err != nil {
+					t.Errorf("upstream reading the body: %v", err)
+				}
+				got <- string(b)
+			}))
+			t.Cleanup(mcp.Close)
+			f := newFixture(t, gateway.Config{Limits: limit.Config{
+				ToolRate: func(_ context.Context, deployment, tool string) (limit.Rate, bool) {
+					return limit.Rate{Limit: 1, Period: time.Minute}, deployment == "dep-mcp" && tool == "slow"
+				},
+			}})
+			f.store.mu.Lock()
+			f.store.deps["dep-mcp"] = gateway.Deployment{ID: "dep-mcp", OwnerID: "user-1",
+				Status: gateway.StatusRunning, UpstreamURL: mcp.URL}
+			f.store.mu.Unlock()
+			send := func(ct, body string, header map[string]string) int {
+				t.Helper()
+				req, err := http.NewRequest("POST", f.srv.URL+"/api/gateway/user-1/dep-mcp/mcp",
+					strings.NewReader(body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Header.Set("Authorization", "Bearer "+tokenUser1)
+				if ct == "" {
+					ct = "application/json"
+				}
+				req.Header.Set("Content-Type", ct)
+				for k, v := range header {
+					req.Header.Set(k, v)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				return resp.StatusCode
+			}
+
+			first := send(tt.contentType, tt.body, tt.header)
+			upstreamGot := <-got
+			then := send("", call, nil) // slow's one call, unless the first took it
+
+			if first != http.StatusOK {
+				t.Fatalf("first request: status %d, want 200", first)
+			}
+			if upstreamGot != tt.body {
+				t.Errorf("upstream got body %q, want %q", upstreamGot, tt.body)
+			}
+			want := http.StatusOK
+			if tt.counted {
+				want = http.StatusTooManyRequests
+			}
+			if then != want {
+				t.Errorf("a plain call of slow after it: status %d, want %d", then, want)
+			}
+		})
 	}
 }

@@ -57,7 +57,11 @@
 // tools/call, the tool name: the Handler reads the Mcp-Method and Mcp-Name
 // headers of the stateless protocol generation, and [Telemetry.LabelMCP],
 // called once a request is authorized, reads the first 16 KiB of a POSTed
-// JSON body, which then streams on unchanged.
+// JSON body, which then streams on unchanged. The body, when it is a
+// JSON-RPC request, wins over the headers, since it is what the server
+// acts on; it is read as a server's JSON parser reads it (escapes decoded,
+// the last of a repeated member winning), and only if the whole object
+// ends within the 16 KiB.
 // The labels go in the [Record] (MCPMethod, MCPTool), on the server span,
 // in the access log, and on the HTTP server metrics of requests that
 // reached a deployment. Since clients choose them, metrics keep at most 50

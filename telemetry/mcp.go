@@ -1,6 +1,7 @@
 package telemetry
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -28,7 +29,8 @@ const mcpToolsCall = "tools/call"
 
 // labelMCPHeaders labels r from the Mcp-Method and Mcp-Name headers that
 // the stateless generation of MCP sends. It reads no body, so the Handler
-// can do it for every request.
+// can do it for every request; [Telemetry.LabelMCP] replaces these labels
+// with the body's when the body is a JSON-RPC request.
 func labelMCPHeaders(r *http.Request, rec *Record) {
 	m := r.Header.Get("Mcp-Method")
 	if m == "" || !validLabel(m, maxMCPMethod) {
@@ -40,27 +42,36 @@ func labelMCPHeaders(r *http.Request, rec *Record) {
 	}
 }
 
-// LabelMCP labels an MCP request that its headers did not label, from a
-// bounded look at the start of its body: for a JSON POST, at most 16 KiB
-// are read until the JSON-RPC method and, for tools/call, params.name are
-// found, and the returned request (a shallow copy; r is not changed)
-// replays them before the rest of the body streams on unchanged. The
-// labels go to the request's [Record], if its context has one. A body that
-// is not a JSON-RPC 2.0 request (a batch, a response, malformed JSON), or
-// that does not reach its method and tool name within those 16 KiB, is
-// left unlabelled.
+// LabelMCP labels an MCP request from a bounded look at the start of its
+// body. For a JSON POST it reads at most 16 KiB, up to the end of the
+// top-level JSON value, and the returned request (a shallow copy; r is not
+// changed) replays them before the rest of the body streams on unchanged.
+// The labels go to the request's [Record], if its context has one.
+//
+// The labels are what a server decoding the body with a standard JSON
+// parser acts on: escapes in strings are decoded, and a member given twice
+// counts as its last occurrence, as with encoding/json and JSON.parse. So
+// the whole object must end within the 16 KiB: a request whose object
+// does not, such as a tools/call with large arguments, is not labelled
+// from its body, since a later member could change its method or tool.
+//
+// When the body is a JSON-RPC 2.0 request, its method and, for tools/call,
+// params.name replace the labels the Handler took from the Mcp-Method and
+// Mcp-Name headers, even when they are not valid labels (and so leave the
+// request unlabelled): a server acts on the body, not on the headers. The
+// headers' labels stand for a request whose body is anything else: a
+// batch, a response, malformed JSON, an object that does not end within
+// the 16 KiB, a body that is not JSON, or no body at all.
 //
 // Call it only once the request is authorized, as the gateway does right
 // before proxying: reading the body means waiting for the client, and a
 // caller who was never authenticated must not be able to make the gateway
-// wait. A request that carries Mcp-Method (labelled from its headers), or
-// has no Record, is returned as it is.
+// wait. A request that has no Record, or is not a POST with a JSON body,
+// is returned as it is.
 func (t *Telemetry) LabelMCP(r *http.Request) *http.Request {
 	rec, ok := FromContext(r.Context())
-	// A request with Mcp-Method is labelled by its headers alone, or not at
-	// all when they are invalid.
-	if !ok || r.Header.Get("Mcp-Method") != "" || r.Method != http.MethodPost || r.Body == nil ||
-		r.Body == http.NoBody || !isJSON(r.Header.Get("Content-Type")) {
+	if !ok || r.Method != http.MethodPost || r.Body == nil || r.Body == http.NoBody ||
+		!isJSON(r.Header.Get("Content-Type")) {
 		return r
 	}
 
@@ -68,7 +79,9 @@ func (t *Telemetry) LabelMCP(r *http.Request) *http.Request {
 	if r.ContentLength > 0 && r.ContentLength <= mcpPeekSize {
 		p.buf = make([]byte, 0, r.ContentLength)
 	}
-	rec.MCPMethod, rec.MCPTool = scanJSONRPC(json.NewDecoder(p))
+	if method, tool, ok := scanJSONRPC(json.NewDecoder(p)); ok {
+		rec.MCPMethod, rec.MCPTool = method, tool
+	}
 	if len(p.buf) == 0 && p.err == nil {
 		return r
 	}
@@ -78,123 +91,172 @@ func (t *Telemetry) LabelMCP(r *http.Request) *http.Request {
 	return out
 }
 
-// scanJSONRPC reads a JSON-RPC request object from dec until it has found
-// the method and, for tools/call, params.name. It returns them if the
-// object says it is JSON-RPC 2.0 and the method is a valid label, and
-// empty strings for anything else: a batch, a response, a value that is
-// not an object, malformed JSON, or an object that does not fit in the
-// peek window before all of it was found. A tool name that is not a
-// valid label leaves the tool empty.
-func scanJSONRPC(dec *json.Decoder) (method, tool string) {
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return "", ""
-	}
+// scanJSONRPC reads one JSON value from dec and reports whether it is a
+// JSON-RPC 2.0 request: an object with "jsonrpc" "2.0" and a "method"
+// member. If it is, it returns the method and, for tools/call,
+// params.name, each empty when it is not a valid label. Members are
+// matched by their exact, unescaped keys, and the last of a repeated
+// member wins, as a server's JSON parser would have it. A value that is
+// not read to its end without error, such as malformed JSON or an object
+// longer than the peek window, is not a request.
+func scanJSONRPC(dec *json.Decoder) (method, tool string, ok bool) {
+	// The decoder reads no further than the value's end and checks that it
+	// is valid JSON, so rpcScan's walk over it can be simple.
 	var s rpcScan
-	var skip skipValue
-	for !s.done() {
-		tok, err := dec.Token()
-		if err != nil {
-			return "", ""
-		}
-		if tok == json.Delim('}') {
-			break
-		}
-		switch key, _ := tok.(string); key {
-		case "jsonrpc":
-			s.version = ""
-			err = dec.Decode(&s.version)
-		case "method":
-			s.method = ""
-			err = dec.Decode(&s.method)
-		case "params":
-			err = s.scanParams(dec)
-		default:
-			err = dec.Decode(&skip)
-		}
-		if err != nil {
-			return "", ""
-		}
+	if err := dec.Decode(&s); err != nil || s.version != "2.0" || !s.hasMethod {
+		return "", "", false
 	}
-
-	if s.version != "2.0" || !validLabel(s.method, maxMCPMethod) {
-		return "", ""
+	if !validLabel(s.method, maxMCPMethod) {
+		return "", "", true
 	}
 	if s.method == mcpToolsCall {
-		return string(s.method), string(s.name)
+		return string(s.method), string(s.name), true
 	}
-	return string(s.method), ""
+	return string(s.method), "", true
 }
 
-// rpcScan is what scanJSONRPC has found so far.
+// rpcScan is what scanJSONRPC finds in a JSON-RPC request object.
 type rpcScan struct {
 	version, method, name label
+	hasMethod             bool
 }
 
-// done reports whether s has all it looks for, so the scan can stop.
-func (s *rpcScan) done() bool {
-	return s.version == "2.0" && s.method != "" && (s.method != mcpToolsCall || s.name != "")
-}
-
-// scanParams reads a params value from dec and keeps its "name" member, if
-// it is an object with one. It stops early when that completes the scan,
-// and otherwise reads the whole value, so that the scan can go on.
-func (s *rpcScan) scanParams(dec *json.Decoder) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	var skip skipValue
-	switch tok {
-	case json.Delim('{'):
-		for dec.More() {
-			if tok, err = dec.Token(); err != nil {
-				return err
-			}
-			if key, _ := tok.(string); key == "name" {
-				s.name = ""
-				err = dec.Decode(&s.name)
-				if err == nil && s.done() {
-					return nil
+// UnmarshalJSON takes the members of the top-level object b that label
+// it, leaving s empty if b is not an object. encoding/json calls it with
+// one valid JSON value, so the walk need not check the syntax, only stay
+// within b.
+func (s *rpcScan) UnmarshalJSON(b []byte) error {
+	members(b, func(key, v []byte) {
+		switch {
+		case keyIs(key, "jsonrpc"):
+			s.version.set(v)
+		case keyIs(key, "method"):
+			s.hasMethod = true
+			s.method.set(v)
+		case keyIs(key, "params"):
+			// A repeated params replaces the earlier one whole.
+			s.name = ""
+			members(v, func(key, v []byte) {
+				if keyIs(key, "name") {
+					s.name.set(v)
 				}
-			} else {
-				err = dec.Decode(&skip)
-			}
-			if err != nil {
-				return err
-			}
+			})
 		}
-	case json.Delim('['):
-		for dec.More() {
-			if err := dec.Decode(&skip); err != nil {
-				return err
-			}
-		}
-	default:
-		return nil // a scalar, already read
-	}
-	_, err = dec.Token() // the closing delimiter
-	return err
-}
-
-// A label is a JSON string value that may be a method or tool name. It
-// decodes only a string of label characters without escapes, up to
-// maxMCPTool long, and leaves anything else, such as a number, an object
-// or a long string, empty without an error, so that the scan goes on.
-type label string
-
-func (l *label) UnmarshalJSON(b []byte) error {
-	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' ||
-		!validLabel(b[1:len(b)-1], maxMCPTool) {
-		return nil
-	}
-	*l = label(b[1 : len(b)-1])
+	})
 	return nil
 }
 
-// skipValue decodes any JSON value into nothing, without allocating.
-type skipValue struct{}
+// members calls fn with the raw key and value of each member of the JSON
+// object b, in order; for any other value it does nothing. b must be valid
+// JSON.
+func members(b []byte, fn func(key, value []byte)) {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return
+	}
+	for i = skipSpace(b, i+1); i < len(b) && b[i] == '"'; i = skipSpace(b, i+1) {
+		k := i
+		i = valueEnd(b, i)
+		key := b[k:i]
+		if i = skipSpace(b, i); i >= len(b) || b[i] != ':' {
+			return
+		}
+		v := skipSpace(b, i+1)
+		i = valueEnd(b, v)
+		fn(key, b[v:i])
+		if i = skipSpace(b, i); i >= len(b) || b[i] != ',' {
+			return
+		}
+	}
+}
 
-func (*skipValue) UnmarshalJSON([]byte) error { return nil }
+// valueEnd returns the index just past the JSON value that starts at
+// b[i], or len(b).
+func valueEnd(b []byte, i int) int {
+	depth := 0
+	for ; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+		case '{', '[':
+			depth++
+			continue
+		case '}', ']':
+			if depth == 0 {
+				return i // the end of a number or literal
+			}
+			depth--
+		case ',', ' ', '\t', '\r', '\n':
+			if depth == 0 {
+				return i // the end of a number or literal
+			}
+			continue
+		default:
+			continue // in a number or literal
+		}
+		if depth == 0 {
+			return min(i+1, len(b))
+		}
+	}
+	return len(b)
+}
+
+// skipSpace returns the index of the first byte from b[i] on that is not
+// JSON white space, or len(b).
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
+		i++
+	}
+	return i
+}
+
+// keyIs reports whether the raw JSON string key, once unescaped, is name.
+func keyIs(key []byte, name string) bool {
+	if bytes.IndexByte(key, '\\') < 0 {
+		return len(key) == len(name)+2 && string(key[1:len(key)-1]) == name
+	}
+	// Rare, and only from a client that means it: a key needs no escape.
+	var k string
+	return json.Unmarshal(key, &k) == nil && k == name
+}
+
+// A label is a JSON string value that may be a method or tool name.
+type label string
+
+// maxEscapedLabel is the longest JSON string, quotes included, that can
+// hold a label: every character written as a \uXXXX escape.
+const maxEscapedLabel = 6*maxMCPTool + 2
+
+// set decodes the raw JSON value v into l: a string, escapes and all, of
+// label characters up to maxMCPTool long. Like a Go string field, l keeps
+// its value for a JSON null, so that `"name":"slow","name":null` is still
+// slow, as a Go server would see it; any other value, such as a number, an
+// object or a long string, leaves l empty.
+func (l *label) set(v []byte) {
+	if string(v) == "null" {
+		return
+	}
+	*l = ""
+	if len(v) < 2 || len(v) > maxEscapedLabel || v[0] != '"' || v[len(v)-1] != '"' {
+		return
+	}
+	s := v[1 : len(v)-1]
+	if bytes.IndexByte(s, '\\') < 0 {
+		if validLabel(s, maxMCPTool) {
+			*l = label(s)
+		}
+		return
+	}
+	// Rare, and only from a client that means it: a label needs no escape.
+	var u string
+	if json.Unmarshal(v, &u) == nil && validLabel(u, maxMCPTool) {
+		*l = label(u)
+	}
+}
 
 // validLabel reports whether s is 1 to max characters from
 // [A-Za-z0-9_./-]: enough for MCP's method and tool names, and nothing

@@ -3,10 +3,12 @@ package telemetry_test
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -159,13 +161,30 @@ func TestMCPLabels(t *testing.T) {
 		req          mcpRequest
 		method, tool string
 	}{
-		{"headers", mcpRequest{
-			header: map[string]string{"Mcp-Method": "tools/call", "Mcp-Name": "search"},
+		{"headers and body", mcpRequest{
+			header: map[string]string{"Mcp-Method": "tools/call", "Mcp-Name": "add"},
 			body:   toolsCall,
-		}, "tools/call", "search"},
+		}, "tools/call", "add"},
 		{"headers without a body", mcpRequest{
 			method: "GET",
 			header: map[string]string{"Mcp-Method": "tools/list"},
+		}, "tools/list", ""},
+		{"headers with a body that is not JSON", mcpRequest{
+			contentType: "text/plain",
+			header:      map[string]string{"Mcp-Method": "tools/call", "Mcp-Name": "search"},
+			body:        toolsCall,
+		}, "tools/call", "search"},
+		{"headers with a malformed body", mcpRequest{
+			header: map[string]string{"Mcp-Method": "tools/call", "Mcp-Name": "search"},
+			body:   []byte(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search"`),
+		}, "tools/call", "search"},
+		{"headers with a response body", mcpRequest{
+			header: map[string]string{"Mcp-Method": "notifications/cancelled"},
+			body:   []byte(`{"jsonrpc":"2.0","id":1,"result":{}}`),
+		}, "notifications/cancelled", ""},
+		{"invalid header, valid body", mcpRequest{
+			header: map[string]string{"Mcp-Method": strings.Repeat("m", 65)},
+			body:   []byte(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`),
 		}, "tools/list", ""},
 		{"Mcp-Name of another method", mcpRequest{
 			header: map[string]string{"Mcp-Method": "prompts/get", "Mcp-Name": "greet"},
@@ -190,6 +209,51 @@ func TestMCPLabels(t *testing.T) {
 		}, "notifications/initialized", ""},
 		{"tools/call with an invalid name", mcpRequest{
 			body: []byte(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a b"}}`),
+		}, "tools/call", ""},
+		{"tools/call with an escaped name", mcpRequest{
+			body: []byte(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"sl\u006fw"}}`),
+		}, "tools/call", "slow"},
+		{"escaped method", mcpRequest{
+			body: []byte(`{"jsonrpc":"2.0","id":1,"method":"tools\/call","params":{"name":"slow"}}`),
+		}, "tools/call", "slow"},
+		{"escaped keys", mcpRequest{
+			body: []byte(`{"jsonrpc":"2.0","id":1,"m\u0065thod":"tools/call",` +
+				`"params":{"n\u0061me":"slow"}}`),
+		}, "tools/call", "slow"},
+		{"escape to a character no label has", mcpRequest{
+			body: []byte(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a\u0020b"}}`),
+		}, "tools/call", ""},
+		{"name given twice", mcpRequest{
+			body: []byte(`{"jsonrpc":"2.0","id":1,"method":"tools/call",` +
+				`"params":{"name":"add","arguments":{},"name":"slow"}}`),
+		}, "tools/call", "slow"},
+		{"name given twice, then null", mcpRequest{
+			body: []byte(`{"jsonrpc":"2.0","id":1,"method":"tools/call",` +
+				`"params":{"name":"add","name":"slow","name":null}}`),
+		}, "tools/call", "slow"},
+		{"params given twice", mcpRequest{
+			body: []byte(`{"jsonrpc":"2.0","id":1,"method":"tools/call",` +
+				`"params":{"name":"add"},"params":{"name":"slow"}}`),
+		}, "tools/call", "slow"},
+		{"params given twice, the last without a name", mcpRequest{
+			body: []byte(`{"jsonrpc":"2.0","id":1,"method":"tools/call",` +
+				`"params":{"name":"slow"},"params":{"arguments":{}}}`),
+		}, "tools/call", ""},
+		{"method given twice", mcpRequest{
+			body: []byte(`{"jsonrpc":"2.0","id":1,"method":"tools/list",` +
+				`"params":{"name":"slow"},"method":"tools/call"}`),
+		}, "tools/call", "slow"},
+		{"Mcp-Method lies", mcpRequest{
+			header: map[string]string{"Mcp-Method": "ping"},
+			body:   []byte(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"slow"}}`),
+		}, "tools/call", "slow"},
+		{"Mcp-Name lies", mcpRequest{
+			header: map[string]string{"Mcp-Method": "tools/call", "Mcp-Name": "add"},
+			body:   []byte(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"slow"}}`),
+		}, "tools/call", "slow"},
+		{"Mcp-Name for a body without a name", mcpRequest{
+			header: map[string]string{"Mcp-Method": "tools/call", "Mcp-Name": "add"},
+			body:   []byte(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{}}`),
 		}, "tools/call", ""},
 		{"SSE stream", mcpRequest{method: "GET", contentType: "text/event-stream"}, "", ""},
 	}
@@ -245,8 +309,10 @@ func TestMCPUnlabelled(t *testing.T) {
 			strings.Repeat("m", 65) + `"}`)}},
 		{"method with a space", mcpRequest{
 			body: []byte(`{"jsonrpc":"2.0","id":1,"method":"tools/list x"}`)}},
-		{"method with an escape", mcpRequest{
-			body: []byte(`{"jsonrpc":"2.0","id":1,"method":"tools\/list"}`)}},
+		{"method with an escaped space", mcpRequest{
+			body: []byte(`{"jsonrpc":"2.0","id":1,"method":"tools\u0020list"}`)}},
+		{"method of 65 escaped characters", mcpRequest{body: []byte(`{"jsonrpc":"2.0","id":1,` +
+			`"method":"` + strings.Repeat(`\u006d`, 65) + `"}`)}},
 		{"method not a string", mcpRequest{body: []byte(`{"jsonrpc":"2.0","id":1,"method":7}`)}},
 		{"not JSON-RPC", mcpRequest{body: []byte(`{"method":"card","amount":3}`)}},
 		{"JSON-RPC 1.0", mcpRequest{body: []byte(`{"jsonrpc":"1.0","method":"tools/list"}`)}},
@@ -257,9 +323,19 @@ func TestMCPUnlabelled(t *testing.T) {
 			body: []byte(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`)}},
 		{"method beyond the window", mcpRequest{body: []byte(`{"jsonrpc":"2.0","id":1,` +
 			`"params":{"pad":"` + pad + `"},"method":"tools/list"}`)}},
+		// A name beyond the window could replace the one within it.
+		{"object ending beyond the window", mcpRequest{body: []byte(`{"jsonrpc":"2.0","id":1,` +
+			`"method":"tools/call","params":{"name":"add","arguments":{"pad":"` + pad + `"},` +
+			`"name":"slow"}}`)}},
+		{"method given twice, the last not a label", mcpRequest{
+			header: map[string]string{"Mcp-Method": "tools/call", "Mcp-Name": "add"},
+			body: []byte(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add"},` +
+				`"method":"tools call"}`)}},
+		{"JSON-RPC 1.0 given last", mcpRequest{body: []byte(`{"jsonrpc":"2.0","id":1,` +
+			`"method":"tools/call","params":{"name":"add"},"jsonrpc":"1.0"}`)}},
 		{"header method too long", mcpRequest{
-			header: map[string]string{"Mcp-Method": strings.Repeat("m", 65)},
-			body:   []byte(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`)}},
+			method: "GET",
+			header: map[string]string{"Mcp-Method": strings.Repeat("m", 65)}}},
 	}
 	h := newHarness(t, telemetry.Config{})
 	front, upstream := startMCPGateway(t, h)
@@ -291,7 +367,7 @@ func TestMCPUnlabelled(t *testing.T) {
 
 // TestMCPBodyUnchanged sends tools/call bodies around and far beyond the
 // peek window and checks that the upstream receives every byte, in
-// order, and which are labelled.
+// order, and that only those that end within the window are labelled.
 func TestMCPBodyUnchanged(t *testing.T) {
 	const window = 16 << 10
 	// toolsCall returns a tools/call body of exactly n bytes.
@@ -318,9 +394,14 @@ func TestMCPBodyUnchanged(t *testing.T) {
 				if rec.BytesIn != int64(n) {
 					t.Errorf("Record.BytesIn: got %d, want %d", rec.BytesIn, n)
 				}
-				// The name is at the start, so even a large body is labelled.
-				if rec.MCPMethod != "tools/call" || rec.MCPTool != "upload" {
-					t.Errorf("Record: got %q %q, want tools/call upload", rec.MCPMethod, rec.MCPTool)
+				// Only an object that ends within the window is labelled:
+				// beyond it, another name could follow.
+				want := [2]string{"tools/call", "upload"}
+				if n > window {
+					want = [2]string{}
+				}
+				if got := [2]string{rec.MCPMethod, rec.MCPTool}; got != want {
+					t.Errorf("Record: got %q, want %q", got, want)
 				}
 			})
 		}
@@ -379,3 +460,79 @@ func TestMCPCardinalityCap(t *testing.T) {
 		t.Errorf("metric series (-want +got):\n%s", diff)
 	}
 }
+
+// FuzzMCPLabelsAgreeWithEncodingJSON checks that LabelMCP labels a body
+// with what encoding/json decodes from it: exact keys, escapes decoded,
+// the last of a repeated member winning, nesting of any depth.
+func FuzzMCPLabelsAgreeWithEncodingJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add"}}`,
+		` { "jsonrpc" : "2.0" , "method" : "tools/call" , "params" : { "name" : "add" } } `,
+		`{"jsonrpc":"2.0","method":"tools/call",` +
+			`"params":{"arguments":{"name":"x","a":[1,{"name":"y"}]},` +
+			`"name":"add","n":-1.5e3,"t":true}}`,
+		`{"jsonrpc":"2.0","method":"tools/call","params":{"name":"a\"}","name":"b\\"}}`,
+		`{"jsonrpc":"2.0","method":"tools/call","params":{"name":"add","name":"sl\u006fw"}}`,
+		`{"jsonrpc":"2.0","method":"tools/call","params":{"name":"add"},"params":[{"name":"x"}]}`,
+		`{"jsonrpc":"2.0","method":"tools/call","params":{"Name":"add","NAME":"x"}}`,
+		`{"jsonrpc":"2.0","method":"tools/call","params":{"n\u0061me":"add"},"id":{"method":"x"}}`,
+		`{"jsonrpc":"2.0","method":"x\/y","params":{"name":"add"},"method":"tools\/call"}`,
+		`{"jsonrpc":"2.0","method":"tools/call","params":{"name":"add","x":"}{]["}}`,
+		`{"jsonrpc":"2.0","method":"tools/call","params":"name","name":"add"}`,
+		`{"jsonrpc":"2.0","method":7}`,
+		`["jsonrpc","2.0"]`,
+		`"method"`,
+	} {
+		f.Add([]byte(s))
+	}
+	tel, err := telemetry.New(telemetry.Config{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		// A JSON null leaves a Go string as it was but a map entry nil: the
+		// reference below would disagree with servers written in Go.
+		if !json.Valid(body) || bytes.Contains(body, []byte("null")) {
+			t.Skip()
+		}
+		var rec telemetry.Record
+		r := httptest.NewRequest("POST", "/mcp", bytes.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		r = r.WithContext(telemetry.NewContext(r.Context(), &rec))
+
+		r = tel.LabelMCP(r)
+
+		got, err := io.ReadAll(r.Body)
+		if err != nil || !bytes.Equal(got, body) {
+			t.Errorf("body after LabelMCP: got %q, %v; want %q", got, err, body)
+		}
+		if method, tool := referenceLabels(body); rec.MCPMethod != method || rec.MCPTool != tool {
+			t.Errorf("LabelMCP(%s): got %q %q, want %q %q", body, rec.MCPMethod, rec.MCPTool, method, tool)
+		}
+	})
+}
+
+// referenceLabels returns the labels of body, a valid JSON value, as
+// encoding/json decodes it into maps.
+func referenceLabels(body []byte) (method, tool string) {
+	var top map[string]json.RawMessage
+	var version string
+	if json.Unmarshal(body, &top) != nil || json.Unmarshal(top["jsonrpc"], &version) != nil ||
+		version != "2.0" || json.Unmarshal(top["method"], &method) != nil ||
+		!isLabel(method, 64) {
+		return "", ""
+	}
+	var params map[string]json.RawMessage
+	if method != "tools/call" || json.Unmarshal(top["params"], &params) != nil ||
+		json.Unmarshal(params["name"], &tool) != nil || !isLabel(tool, 128) {
+		return method, ""
+	}
+	return method, tool
+}
+
+// isLabel reports whether s is 1 to max characters from [A-Za-z0-9_./-].
+func isLabel(s string, max int) bool {
+	return len(s) <= max && labelPattern.MatchString(s)
+}
+
+var labelPattern = regexp.MustCompile(`^[A-Za-z0-9_./-]+$`)
