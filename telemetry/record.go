@@ -55,13 +55,13 @@ type Record struct {
 
 	// MCPMethod is the JSON-RPC method of an MCP request, such as
 	// "initialize" or "tools/call", and MCPTool the tool a tools/call
-	// request calls. The Handler sets them, before it calls the next
-	// handler, from the request's Mcp-Method and Mcp-Name headers or the
-	// start of its body (see [Telemetry.Handler]), so that later handlers,
-	// such as a rate limit per tool, can read them. They come from the
-	// client unverified, but hold only 1 to 64 (MCPTool: 128) characters
-	// from [A-Za-z0-9_./-]. Empty means not an MCP request, or one that
-	// could not be labelled.
+	// calls. The Handler sets them from the Mcp-Method and Mcp-Name
+	// headers; [Telemetry.LabelMCP] replaces them with what a JSON-RPC
+	// body within its first 16 KiB says, as the server will read it, so
+	// that later handlers, such as a rate limit per tool, can rely on
+	// them. They come from the client unverified, but hold only 1 to 64
+	// (MCPTool: 128) characters from [A-Za-z0-9_./-]. Empty means not an
+	// MCP request, or one that could not be labelled.
 	MCPMethod, MCPTool string
 
 	// The results below are filled in by the Handler when the request is
