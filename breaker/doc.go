@@ -4,8 +4,11 @@
 //
 // The breakers wrap the [http.RoundTripper] that sends requests to
 // deployments, so they see what the upstream answered, not what the
-// client did. The gateway names the deployment in each request's context
-// with [NewContext]; a request that names none passes unguarded:
+// client did. Config.Key names the breaker for each request; by default
+// it is the deployment named in the request's context with [NewContext]
+// (the gateway sets Config.Key to read its own target instead, so
+// [FromContext] finds nothing in its requests). A request that names none
+// passes unguarded:
 //
 //	breakers, err := breaker.New(breaker.Config{})
 //	transport := breakers.RoundTripper(upstreamTransport)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -310,8 +311,9 @@ func rateFor(ctx context.Context, override func(context.Context, string) (Rate, 
 }
 
 // setKeys names the counter of each check: "u:" and the user's id, "d:"
-// and the deployment's, "t:", the deployment's, ":" and the tool's
-// (deployment ids hold no colon, so that key is unambiguous). The keys are
+// and the deployment's, "t:", the deployment's, ":" and the tool's; for a
+// deployment id that holds a colon, "t", its length, ":", the id, ":" and
+// the tool's, so that a tool key is never ambiguous. The keys are
 // cut from one string, one allocation per request rather than one per
 // counter; stores that keep a key copy it (see [MemoryStore.Take]).
 func setKeys(checks []check, s Subject) {
@@ -330,7 +332,17 @@ func setKeys(checks []check, s Subject) {
 			b.WriteString("d:")
 			b.WriteString(s.DeploymentID)
 		case ScopeTool:
-			b.WriteString("t:")
+			if strings.IndexByte(s.DeploymentID, ':') >= 0 {
+				// Only callers of the public API can get here (the gateway's
+				// ids hold no colon): the deployment id's length tells where
+				// it ends, so "a:b" and tool "c" is not "a" and tool "b:c".
+				// A digit after "t" cannot start any other key.
+				b.WriteByte('t')
+				b.WriteString(strconv.Itoa(len(s.DeploymentID)))
+				b.WriteByte(':')
+			} else {
+				b.WriteString("t:")
+			}
 			b.WriteString(s.DeploymentID)
 			b.WriteByte(':')
 			b.WriteString(s.Tool)

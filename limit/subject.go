@@ -3,10 +3,12 @@ package limit
 import "context"
 
 // A Subject is whom a request is counted against: its authenticated user
-// and the deployment it is for. The gateway puts it in the request context
-// once authentication and the ownership check have passed, so that a
-// caller who fails either is never counted against the user or the
-// deployment named in the path.
+// and the deployment it is for. It is known only once authentication and
+// the ownership check have passed, so that a caller who fails either is
+// never counted against the user or the deployment named in the path. The
+// gateway hands it to [Limiter.Check] directly and does not store it in
+// the request context: [FromContext] finds none in the requests its hooks
+// and handlers see.
 type Subject struct {
 	// UserID is the authenticated user. Empty means no per-user counter.
 	UserID string

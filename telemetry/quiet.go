@@ -30,10 +30,12 @@ func (q *quietProvider) is(tp trace.TracerProvider) bool {
 	return ok && ref.tp == tp
 }
 
-// set remembers tp. A provider of a type that cannot be compared is not
-// remembered, and keeps getting spans started.
+// set remembers tp. A provider that cannot be compared is not remembered,
+// and keeps getting spans started. The value is checked, not only its
+// type: a struct whose interface field holds a slice has a comparable type,
+// yet comparing it panics.
 func (q *quietProvider) set(tp trace.TracerProvider) {
-	if tp != nil && reflect.TypeOf(tp).Comparable() {
+	if tp != nil && reflect.ValueOf(tp).Comparable() {
 		q.v.Store(providerRef{tp})
 	}
 }
