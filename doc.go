@@ -47,7 +47,9 @@
 // host's gateway.DeploymentStore (cached, bounded, concurrent misses
 // collapsed) and lets a request through only to a running deployment that
 // the caller owns. Another user's deployment answers exactly like a missing
-// one.
+// one. Request bodies may be capped globally or per deployment (413), and
+// while the host's store is down, deployments it confirmed recently can
+// keep being served (Config.StaleIfError).
 //
 // # Proxying
 //
@@ -65,12 +67,24 @@
 // Package limit counts each request against its user (across their
 // deployments) and its deployment (across its callers), after
 // authentication and the ownership check, so nobody spends another user's
-// budget. Rates are configurable globally, per user and per deployment;
+// budget. Rates are configurable globally, per user, per deployment and
+// per MCP tool;
 // counters live in memory (bounded) or in Redis, shared by replicas. A
 // refused request gets 429 with Retry-After and the IETF draft and
 // X-RateLimit headers; a store outage fails closed (503) or open, as
 // configured. An optional per-client-address limit runs before
 // authentication.
+//
+// # MCP
+//
+// Every generation of MCP passes unchanged: Streamable HTTP with sessions
+// or stateless (its Mcp-Method, Mcp-Name and Mcp-Param-* headers allowed
+// in browser preflights), resumed streams, and the legacy HTTP+SSE
+// transport, whose endpoint events the proxy keeps under the deployment's
+// prefix, event by event. Telemetry labels each request with its JSON-RPC
+// method and tool, read as the server will read them; the same label
+// drives per-tool limits. Unauthenticated MCP clients can be pointed at
+// the platform's sign-in through OAuth protected resource metadata.
 //
 // # Circuit breakers
 //
