@@ -31,6 +31,7 @@ func TestRedisStoreConformanceMiniredis(t *testing.T) {
 		t.Fatal(err)
 	}
 	limittest.Run(t, func(t *testing.T) limit.LimitStore { return store })
+	limittest.RunBatch(t, func(t *testing.T) limit.BatchStore { return store })
 }
 
 func TestRedisStoreConformanceRealServer(t *testing.T) {
@@ -40,4 +41,5 @@ func TestRedisStoreConformanceRealServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	limittest.Run(t, func(t *testing.T) limit.LimitStore { return store })
+	limittest.RunBatch(t, func(t *testing.T) limit.BatchStore { return store })
 }

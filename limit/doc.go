@@ -53,7 +53,9 @@
 // counters take 177 to 207 MiB (measured by BenchmarkMemoryStoreMillionKeys
 // on Go 1.26, amd64). [RedisStore] shares counters between
 // replicas through Redis; each call is one round trip and is abandoned at
-// the request's deadline even when the server hangs. Package limittest
+// the request's deadline even when the server hangs. A store that is also
+// a [BatchStore], as RedisStore is, takes all of a request's counters in
+// one call, so Handler costs one round trip per request. Package limittest
 // checks any implementation.
 //
 // # Limitations
@@ -61,6 +63,6 @@
 // Counters use fixed windows: a client can send a full window's worth of
 // requests at the end of one window and again at the start of the next.
 // A request counted against the user and then refused by the deployment's
-// counter still counts against the user. With Redis, Handler makes up to
-// two round trips per request, one per counter.
+// counter still counts against the user. With a Redis cluster or ring,
+// RedisStore cannot batch, and Handler makes one round trip per counter.
 package limit

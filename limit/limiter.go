@@ -79,10 +79,13 @@ type Config struct {
 	// Headers selects the rate-limit headers sent. Zero means [HeadersAll].
 	Headers HeaderSet
 
-	// OnDecision, when set, is called for every store call a request
-	// causes, with the request's context, so that metrics and logs can
-	// count them. It runs in the request path and must not block. Nil
-	// means no one is told.
+	// OnDecision, when set, is called for every counter a request is
+	// checked against, with the request's context, so that metrics and
+	// logs can count them: once per counter even when a [BatchStore] takes
+	// several in one call, and not for the counters after one that
+	// refused; a store error is reported once, against the first counter
+	// the store is not known to have taken. It runs in the request path
+	// and must not block. Nil means no one is told.
 	OnDecision func(ctx context.Context, d Decision)
 
 	// ErrorHandler answers refused requests. err is an [*ExceededError]
@@ -117,17 +120,17 @@ func (s Scope) label() string {
 	return string(s)
 }
 
-// Outcome is what a store call decided.
+// Outcome is what the check of a counter decided.
 type Outcome string
 
-// The outcomes of a store call.
+// The outcomes of a check.
 const (
 	OutcomeAllowed Outcome = "allowed"
 	OutcomeLimited Outcome = "limited"
 	OutcomeError   Outcome = "error"
 )
 
-// A Decision describes one store call, for Config.OnDecision.
+// A Decision describes the check of one counter, for Config.OnDecision.
 type Decision struct {
 	Scope Scope
 
@@ -385,7 +388,7 @@ func (c count) looserThan(other count) bool {
 // take runs checks in order under one deadline and reports whether the
 // request may go on, and the state of the tightest counter it passed; the
 // zero count when there is none to report. When the request may not go on,
-// take has answered it.
+// take has answered it. A [BatchStore] takes all the checks in one call.
 func (l *Limiter) take(w http.ResponseWriter, r *http.Request, store LimitStore,
 	checks []check) (count, bool) {
 	if len(checks) == 0 {
@@ -399,33 +402,101 @@ func (l *Limiter) take(w http.ResponseWriter, r *http.Request, store LimitStore,
 		ctx, cancel = context.WithTimeout(ctx, l.timeout)
 		defer cancel()
 	}
+	if batch, ok := store.(BatchStore); ok && len(checks) > 1 {
+		return l.takeAll(ctx, w, r, batch, checks)
+	}
 
 	var tightest count
 	for _, c := range checks {
 		res, err := store.Take(ctx, c.key, c.rate)
-		switch {
-		case err != nil:
-			l.decide(r, c, OutcomeError, Result{}, err)
-			if l.failOpen {
-				// Without every count, headers would mislead.
-				return count{}, true
-			}
-			l.errorHandler(w, r, fmt.Errorf("%w: %w", ErrStoreUnavailable, err))
-			return count{}, false
-		case !res.Allowed:
-			l.decide(r, c, OutcomeLimited, res, nil)
-			wait := max(secondsUntil(res.Reset, time.Now()), 1)
-			setHeaders(w.Header(), l.headers, c.scope, c.rate, res, wait)
-			l.errorHandler(w, r, &ExceededError{Scope: c.scope, Rate: c.rate, Result: res,
-				RetryAfter: time.Duration(wait) * time.Second})
-			return count{}, false
+		if err != nil {
+			return l.failed(w, r, c, err)
 		}
-		l.decide(r, c, OutcomeAllowed, res, nil)
-		if cur := (count{c.scope, c.rate, res}); tightest.looserThan(cur) {
-			tightest = cur
+		if !l.passed(w, r, c, res, &tightest) {
+			return count{}, false
 		}
 	}
 	return tightest, true
+}
+
+// errBatchContract is the error a Limiter reports for a [BatchStore] whose
+// results break the interface's contract.
+var errBatchContract = errors.New("limit: store's TakeAll broke the BatchStore contract")
+
+// takeAll is take with one call of store, which OnDecision hears of as
+// one decision per counter the store took.
+func (l *Limiter) takeAll(ctx context.Context, w http.ResponseWriter, r *http.Request,
+	store BatchStore, checks []check) (count, bool) {
+	var buf [3]Counter // Check makes at most one check per scope
+	counters := buf[:0]
+	for _, c := range checks {
+		counters = append(counters, Counter{Key: c.key, Rate: c.rate})
+	}
+	results, err := store.TakeAll(ctx, counters)
+	if !batchKept(results, err, len(checks)) {
+		results, err = nil, errBatchContract
+	}
+
+	var tightest count
+	for i, res := range results {
+		if !l.passed(w, r, checks[i], res, &tightest) {
+			return count{}, false
+		}
+	}
+	if err != nil {
+		return l.failed(w, r, checks[len(results)], err)
+	}
+	return tightest, true
+}
+
+// batchKept reports whether the answer of [BatchStore.TakeAll] for n
+// counters keeps the interface's contract: one result per counter, or
+// fewer ending with a refusal; fewer than n and all allowed on an error.
+func batchKept(results []Result, err error, n int) bool {
+	if len(results) > n {
+		return false
+	}
+	if err != nil {
+		for _, res := range results {
+			if !res.Allowed {
+				return false
+			}
+		}
+		return len(results) < n
+	}
+	return len(results) == n || len(results) > 0 && !results[len(results)-1].Allowed
+}
+
+// failed applies the store-failure policy to a request whose check c
+// the store could not count.
+func (l *Limiter) failed(w http.ResponseWriter, r *http.Request, c check, err error) (count, bool) {
+	l.decide(r, c, OutcomeError, Result{}, err)
+	if l.failOpen {
+		// Without every count, headers would mislead.
+		return count{}, true
+	}
+	l.errorHandler(w, r, fmt.Errorf("%w: %w", ErrStoreUnavailable, err))
+	return count{}, false
+}
+
+// passed records the result of check c and reports whether the request
+// passed it, keeping in tightest the counter closest to refusing. When it
+// did not, passed has answered the request with a 429.
+func (l *Limiter) passed(w http.ResponseWriter, r *http.Request, c check, res Result,
+	tightest *count) bool {
+	if !res.Allowed {
+		l.decide(r, c, OutcomeLimited, res, nil)
+		wait := max(secondsUntil(res.Reset, time.Now()), 1)
+		setHeaders(w.Header(), l.headers, c.scope, c.rate, res, wait)
+		l.errorHandler(w, r, &ExceededError{Scope: c.scope, Rate: c.rate, Result: res,
+			RetryAfter: time.Duration(wait) * time.Second})
+		return false
+	}
+	l.decide(r, c, OutcomeAllowed, res, nil)
+	if cur := (count{c.scope, c.rate, res}); tightest.looserThan(cur) {
+		*tightest = cur
+	}
+	return true
 }
 
 func (l *Limiter) decide(r *http.Request, c check, o Outcome, res Result, err error) {

@@ -18,8 +18,9 @@ import (
 // including calls whose caller already gave up.
 const maxInFlight = 4096
 
-// ErrStoreBusy is returned by [RedisStore.Take] when too many earlier calls
-// are still waiting for Redis, as when the server hangs.
+// ErrStoreBusy is returned by [RedisStore.Take] and [RedisStore.TakeAll]
+// when too many earlier calls are still waiting for Redis, as when the
+// server hangs.
 var ErrStoreBusy = errors.New("limit: too many limit store calls in flight")
 
 // A RedisStore is a [LimitStore] whose counters live in Redis, so that
@@ -27,13 +28,20 @@ var ErrStoreBusy = errors.New("limit: too many limit store calls in flight")
 // of github.com/ulule/limiter/v3's Redis store; each counter is one Redis
 // key, prefix + ":" + key, that expires with its window.
 //
-// Take returns as soon as its context is done, even if the client is still
-// waiting for Redis: go-redis ignores context deadlines unless its
-// ContextTimeoutEnabled option is set, and a server that accepts
+// It is also a [BatchStore]: TakeAll counts all of a request's counters in
+// one round trip, with a script that does for each key what the ulule
+// script does, on the same keys. Only a client of one server or of a
+// failover group (a [*redis.Client]) batches: a cluster or ring may hold
+// the keys of one request on different servers, so with any other client
+// TakeAll takes the counters one round trip each.
+//
+// Take and TakeAll return as soon as their context is done, even if the
+// client is still waiting for Redis: go-redis ignores context deadlines
+// unless its ContextTimeoutEnabled option is set, and a server that accepts
 // connections but never answers would otherwise stall every request for
 // the client's ReadTimeout. Set ContextTimeoutEnabled anyway, so that calls
 // given up on also end promptly; at most 4096 calls wait at once, and
-// beyond that Take fails at once with [ErrStoreBusy].
+// beyond that both fail at once with [ErrStoreBusy].
 //
 // While Redis refuses connections, go-redis retries the dial within the
 // call, so each call waits out the limiter's StoreTimeout (100ms by
@@ -41,10 +49,13 @@ var ErrStoreBusy = errors.New("limit: too many limit store calls in flight")
 // connect, so counting resumes within about a second of Redis coming back.
 type RedisStore struct {
 	store    limiter.Store
+	client   redis.UniversalClient
+	prefix   string
+	batch    bool // whether one script may touch all of a request's keys
 	inFlight chan struct{}
 }
 
-var _ LimitStore = (*RedisStore)(nil)
+var _ BatchStore = (*RedisStore)(nil)
 
 // NewRedisStore returns a RedisStore that keeps its counters in client under
 // prefix (empty means "apigateway:limit"). It does not contact Redis: a
@@ -62,7 +73,9 @@ func NewRedisStore(client redis.UniversalClient, prefix string) (*RedisStore, er
 		// scriptClient.ScriptLoad does not fail.
 		return nil, fmt.Errorf("limit: creating Redis store: %w", err)
 	}
-	return &RedisStore{store: store, inFlight: make(chan struct{}, maxInFlight)}, nil
+	_, single := client.(*redis.Client)
+	return &RedisStore{store: store, client: client, prefix: prefix, batch: single,
+		inFlight: make(chan struct{}, maxInFlight)}, nil
 }
 
 // Take counts one request for key under rate, in one round trip.
@@ -70,38 +83,149 @@ func (s *RedisStore) Take(ctx context.Context, key string, rate Rate) (Result, e
 	if !rate.valid() || rate.IsUnlimited() {
 		return Result{}, ErrInvalidRate
 	}
-	if err := ctx.Err(); err != nil {
-		return Result{}, fmt.Errorf("limit: redis: %w", err)
-	}
-	select {
-	case s.inFlight <- struct{}{}:
-	default:
-		return Result{}, ErrStoreBusy
-	}
 
 	rep := new(scriptReply)
-	ctx = context.WithValue(ctx, scriptReplyKey{}, rep)
-	done := make(chan error, 1)
-	go func() {
-		defer func() { <-s.inFlight }()
+	err := s.do(ctx, func(ctx context.Context) error {
+		ctx = context.WithValue(ctx, scriptReplyKey{}, rep)
 		_, err := s.store.Get(ctx, key, limiter.Rate{Limit: rate.Limit, Period: rate.Period})
-		done <- err
-	}()
-
-	select {
-	case err := <-done:
-		if err != nil {
-			return Result{}, fmt.Errorf("limit: redis: %w", err)
-		}
-	case <-ctx.Done():
-		return Result{}, fmt.Errorf("limit: redis: %w", ctx.Err())
+		return err
+	})
+	if err != nil {
+		return Result{}, err
 	}
+
 	// The window ends ttl after Redis ran the script, which is before now.
 	reset := time.Now().Add(rate.Period)
 	if rep.ttl > 0 {
 		reset = time.Now().Add(rep.ttl)
 	}
 	return result(rate, rep.count, reset), nil
+}
+
+// takeAllScript takes the counters KEYS in order, as ulule's script takes
+// one (ARGV holds each one's period in milliseconds and its limit), and
+// stops after the first that is over its limit. It returns the count and
+// the TTL in milliseconds of each counter it took.
+var takeAllScript = redis.NewScript(`
+local out = {}
+for i, key in ipairs(KEYS) do
+	local ttl = tonumber(ARGV[2 * i - 1])
+	local n = redis.call("incr", key)
+	if n == 1 then
+		if ttl > 0 then
+			redis.call("pexpire", key, ttl)
+		end
+	else
+		ttl = redis.call("pttl", key)
+	end
+	out[#out + 1] = n
+	out[#out + 1] = ttl
+	if n > tonumber(ARGV[2 * i]) then
+		break
+	end
+end
+return out
+`)
+
+// TakeAll counts one request for each of counters in order, in one round
+// trip, and stops at the first that refuses, as [BatchStore] requires.
+func (s *RedisStore) TakeAll(ctx context.Context, counters []Counter) ([]Result, error) {
+	for _, c := range counters {
+		if !c.Rate.valid() || c.Rate.IsUnlimited() {
+			return nil, ErrInvalidRate
+		}
+	}
+	if len(counters) == 0 {
+		return nil, nil
+	}
+	if !s.batch {
+		return s.takeEach(ctx, counters)
+	}
+
+	keys := make([]string, len(counters))
+	args := make([]any, 0, 2*len(counters))
+	for i, c := range counters {
+		keys[i] = s.prefix + ":" + c.Key
+		args = append(args, c.Rate.Period.Milliseconds(), c.Rate.Limit)
+	}
+	var reply []any
+	err := s.do(ctx, func(ctx context.Context) error {
+		var err error
+		reply, err = takeAllScript.Run(ctx, s.client, keys, args...).Slice()
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	if len(reply) < 2 || len(reply) > 2*len(counters) || len(reply)%2 != 0 {
+		return nil, errors.New("limit: redis: counting script returned a reply of the wrong length")
+	}
+	now := time.Now()
+	results := make([]Result, len(reply)/2)
+	for i := range results {
+		n, ok1 := reply[2*i].(int64)
+		ttl, ok2 := reply[2*i+1].(int64)
+		if !ok1 || !ok2 {
+			return nil, errors.New("limit: redis: counting script returned a reply that is not numbers")
+		}
+		rate := counters[i].Rate
+		// The window ends ttl after Redis ran the script, which is before now.
+		reset := now.Add(rate.Period)
+		if ttl > 0 {
+			reset = now.Add(time.Duration(ttl) * time.Millisecond)
+		}
+		results[i] = result(rate, n, reset)
+	}
+	return results, nil
+}
+
+// takeEach is TakeAll for a client whose keys may live on different
+// servers: one Take per counter.
+func (s *RedisStore) takeEach(ctx context.Context, counters []Counter) ([]Result, error) {
+	results := make([]Result, 0, len(counters))
+	for _, c := range counters {
+		res, err := s.Take(ctx, c.Key, c.Rate)
+		if err != nil {
+			return results, err
+		}
+		results = append(results, res)
+		if !res.Allowed {
+			break
+		}
+	}
+	return results, nil
+}
+
+// do runs call, one round trip to Redis, in a goroutine of its own and
+// waits for it only until ctx is done, so that a connection that hangs
+// cannot hold the caller past its deadline. At most maxInFlight calls run
+// at once, those given up on included; past that, do fails at once.
+func (s *RedisStore) do(ctx context.Context, call func(ctx context.Context) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("limit: redis: %w", err)
+	}
+	select {
+	case s.inFlight <- struct{}{}:
+	default:
+		return ErrStoreBusy
+	}
+
+	done := make(chan error, 1)
+	go func() {
+		defer func() { <-s.inFlight }()
+		done <- call(ctx)
+	}()
+
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("limit: redis: %w", err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("limit: redis: %w", ctx.Err())
+	}
 }
 
 // A scriptClient is the client the ulule store talks to. It differs from

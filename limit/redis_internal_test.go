@@ -53,4 +53,45 @@ func TestRedisStoreBoundsCallsInFlight(t *testing.T) {
 	if took := time.Since(start); took > 50*time.Millisecond {
 		t.Errorf("ErrStoreBusy took %v, want at once", took)
 	}
+	_, err = s.TakeAll(context.Background(), []Counter{{Key: "a", Rate: rate}, {Key: "b", Rate: rate}})
+	if !errors.Is(err, ErrStoreBusy) {
+		t.Fatalf("TakeAll with two calls stuck: got %v, want ErrStoreBusy", err)
+	}
+}
+
+// TakeAll on a hung Redis returns at its deadline.
+func TestRedisTakeAllHonoursDeadline(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // never answers
+		}
+	}()
+	client := redis.NewClient(&redis.Options{Addr: ln.Addr().String(), ReadTimeout: 2 * time.Second})
+	defer client.Close()
+	s, err := NewRedisStore(client, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rate := Rate{Limit: 1, Period: time.Minute}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+
+	start := time.Now()
+	_, err = s.TakeAll(ctx, []Counter{{Key: "a", Rate: rate}, {Key: "b", Rate: rate}})
+
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("TakeAll on a hung Redis: got %v, want a deadline error", err)
+	}
+	if took := time.Since(start); took > 500*time.Millisecond {
+		t.Errorf("TakeAll on a hung Redis took %v, want about its 20ms deadline", took)
+	}
 }

@@ -21,6 +21,39 @@ type LimitStore interface {
 	Take(ctx context.Context, key string, rate Rate) (Result, error)
 }
 
+// A BatchStore is a [LimitStore] that can take several counters in one
+// call, as a store across a network does in one round trip. A [Limiter]
+// uses TakeAll when its store has it and a request has more than one
+// counter to pass.
+//
+// TakeAll takes one unit from each counter in order, atomically for the
+// call: no other call's units are counted between them. It stops at the
+// first counter that refuses, without taking units from the ones after it,
+// so results holds one Result per counter taken, in order; it is shorter
+// than counters only when its last Result is refused. Each counter is the
+// same one Take counts under the same key, so single and batched calls may
+// be mixed. With no counters it returns no results and no error.
+//
+// An error means the store could not count; results then holds the
+// counters known to have been taken before the failure, usually none. A
+// rate that is invalid or [Unlimited] is an error before anything is
+// counted ([ErrInvalidRate] from the package's stores).
+//
+// Package limittest checks an implementation against this contract.
+type BatchStore interface {
+	LimitStore
+	TakeAll(ctx context.Context, counters []Counter) (results []Result, err error)
+}
+
+// A Counter names one counter for [BatchStore.TakeAll].
+type Counter struct {
+	// Key is the counter's key, as for [LimitStore.Take].
+	Key string
+
+	// Rate is the rate to take the counter under.
+	Rate Rate
+}
+
 // A Result is the state of one counter after a [LimitStore.Take].
 type Result struct {
 	// Limit is the rate's limit the counter was checked against.

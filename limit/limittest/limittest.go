@@ -5,6 +5,8 @@
 //		limittest.Run(t, func(t *testing.T) limit.LimitStore { return newMyStore(t) })
 //	}
 //
+// A [limit.BatchStore] runs [RunBatch] as well.
+//
 // The suite uses windows of a second and runs its subtests in parallel, so
 // it takes about two seconds. Every key it uses is unique to
 // the run, so a store shared with other tests or processes is never
