@@ -18,11 +18,7 @@ import (
 // once per subtest and may return the same store every time.
 func RunBatch(t *testing.T, newStore func(t *testing.T) limit.BatchStore) {
 	t.Helper()
-	run := runID()
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s limit.BatchStore, key string)
-	}{
+	runSuite(t, newStore, ":batch:", []suiteTest[limit.BatchStore]{
 		{"TakeAllCountsLikeTake", batchCountsLikeTake},
 		{"TakeAllStopsAtRefusal", batchStopsAtRefusal},
 		{"TakeAllStopsInTheMiddle", batchStopsInTheMiddle},
@@ -31,13 +27,7 @@ func RunBatch(t *testing.T, newStore func(t *testing.T) limit.BatchStore) {
 		{"ConcurrentTakeAllsAreExact", batchConcurrentIsExact},
 		{"TakeAllNoCounters", batchNoCounters},
 		{"TakeAllInvalidRateIsAnError", batchInvalidRateIsAnError},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			tt.fn(t, newStore(t), "limittest:"+run+":batch:"+tt.name)
-		})
-	}
+	})
 }
 
 func takeAll(t *testing.T, s limit.BatchStore, counters ...limit.Counter) []limit.Result {

@@ -35,11 +35,7 @@ const slack = 1100 * time.Millisecond
 // may return the same store every time.
 func Run(t *testing.T, newStore func(t *testing.T) limit.LimitStore) {
 	t.Helper()
-	run := runID()
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s limit.LimitStore, key string)
-	}{
+	runSuite(t, newStore, ":", []suiteTest[limit.LimitStore]{
 		{"CountsDown", countsDown},
 		{"RefusesAtLimit", refusesAtLimit},
 		{"ZeroLimitRefuses", zeroLimitRefuses},
@@ -50,11 +46,26 @@ func Run(t *testing.T, newStore func(t *testing.T) limit.LimitStore) {
 		{"RateIsPerCall", rateIsPerCall},
 		{"ConcurrentTakesAreExact", concurrentTakesAreExact},
 		{"InvalidRateIsAnError", invalidRateIsAnError},
-	}
+	})
+}
+
+// A suiteTest is one check of a suite, given a store and a key no other
+// check uses.
+type suiteTest[S any] struct {
+	name string
+	fn   func(t *testing.T, s S, key string)
+}
+
+// runSuite runs tests in parallel, each with a store from newStore and its
+// own key: "limittest:", an id of this run, sep and the test's name, so
+// that runs sharing a Redis do not count on each other's keys.
+func runSuite[S any](t *testing.T, newStore func(t *testing.T) S, sep string, tests []suiteTest[S]) {
+	t.Helper()
+	run := runID()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			tt.fn(t, newStore(t), "limittest:"+run+":"+tt.name)
+			tt.fn(t, newStore(t), "limittest:"+run+sep+tt.name)
 		})
 	}
 }
