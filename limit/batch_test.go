@@ -5,10 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/mcphub/apigateway/limit"
 )
@@ -195,5 +199,84 @@ func TestRedisHandlerMakesOneRoundTrip(t *testing.T) {
 	}
 	if got != 1 {
 		t.Errorf("Redis commands for a request with three counters: got %d, want 1", got)
+	}
+}
+
+// slowRoundTrips delays every round trip to Redis, a single command or a
+// pipeline, and counts them.
+type slowRoundTrips struct {
+	delay time.Duration
+	trips atomic.Int64
+}
+
+func (s *slowRoundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (s *slowRoundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		s.trips.Add(1)
+		time.Sleep(s.delay)
+		return next(ctx, cmd)
+	}
+}
+
+func (s *slowRoundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		s.trips.Add(1)
+		time.Sleep(s.delay)
+		return next(ctx, cmds)
+	}
+}
+
+// Requests that wait for Redis together share round trips: while a
+// pipeline is out, the next requests' scripts queue and leave together.
+// Each is still counted exactly once, including the first ones, which find
+// that Redis does not know the script yet.
+func TestRedisConcurrentRequestsSharePipelines(t *testing.T) {
+	_, client := newMiniredis(t)
+	slow := &slowRoundTrips{delay: 20 * time.Millisecond}
+	client.AddHook(slow)
+	store, err := limit.NewRedisStore(client, uniquePrefix(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const callers = 64
+	rate := limit.Rate{Limit: 1000, Period: time.Minute}
+
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	remaining := make(chan int64, callers)
+	for i := range callers {
+		wg.Go(func() {
+			<-start
+			res, err := store.TakeAll(context.Background(), []limit.Counter{
+				{Key: "u:shared", Rate: rate},
+				{Key: "d:" + strconv.Itoa(i), Rate: rate},
+			})
+			if err != nil || len(res) != 2 {
+				t.Errorf("TakeAll: got %+v, %v", res, err)
+				return
+			}
+			remaining <- res[0].Remaining
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(remaining)
+
+	seen := make(map[int64]bool)
+	for r := range remaining {
+		seen[r] = true
+	}
+	for want := int64(1000 - callers); want < 1000; want++ {
+		if !seen[want] {
+			t.Errorf("no caller saw Remaining %d: the shared counter was not taken once per caller", want)
+		}
+	}
+	// Four pipelines may leave at once, and each that finds the script
+	// missing loads it and goes again; on a busy machine the callers also
+	// arrive over several round trips. Without pipelines it would be one
+	// round trip per caller at least.
+	if got := slow.trips.Load(); got > callers/2 {
+		t.Errorf("%d callers made %d round trips to Redis, want at most %d", callers, got, callers/2)
 	}
 }

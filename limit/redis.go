@@ -28,12 +28,15 @@ var ErrStoreBusy = errors.New("limit: too many limit store calls in flight")
 // of github.com/ulule/limiter/v3's Redis store; each counter is one Redis
 // key, prefix + ":" + key, that expires with its window.
 //
-// It is also a [BatchStore]: TakeAll counts all of a request's counters in
-// one round trip, with a script that does for each key what the ulule
-// script does, on the same keys. Only a client of one server or of a
-// failover group (a [*redis.Client]) batches: a cluster or ring may hold
-// the keys of one request on different servers, so with any other client
-// TakeAll takes the counters one round trip each.
+// It is also a [BatchStore]: TakeAll counts all of a request's counters
+// with one script, which does for each key what the ulule script does, on
+// the same keys. The scripts of requests waiting at the same time travel
+// to Redis together, in pipelines (at most four out at once), so under load
+// a round trip serves many requests; each script still runs atomically on
+// its own. Only a client of one server or of a failover group (a
+// [*redis.Client]) batches: a cluster or ring may hold the keys of one
+// request on different servers, so with any other client TakeAll takes the
+// counters one round trip each.
 //
 // Take and TakeAll return as soon as their context is done, even if the
 // client is still waiting for Redis: go-redis ignores context deadlines
@@ -51,7 +54,7 @@ type RedisStore struct {
 	store    limiter.Store
 	client   redis.UniversalClient
 	prefix   string
-	batch    bool // whether one script may touch all of a request's keys
+	pipe     *pipeliner // nil unless one script may touch all of a request's keys
 	inFlight chan struct{}
 }
 
@@ -73,9 +76,12 @@ func NewRedisStore(client redis.UniversalClient, prefix string) (*RedisStore, er
 		// scriptClient.ScriptLoad does not fail.
 		return nil, fmt.Errorf("limit: creating Redis store: %w", err)
 	}
-	_, single := client.(*redis.Client)
-	return &RedisStore{store: store, client: client, prefix: prefix, batch: single,
-		inFlight: make(chan struct{}, maxInFlight)}, nil
+	s := &RedisStore{store: store, client: client, prefix: prefix,
+		inFlight: make(chan struct{}, maxInFlight)}
+	if c, ok := client.(*redis.Client); ok {
+		s.pipe = &pipeliner{client: c}
+	}
+	return s, nil
 }
 
 // Take counts one request for key under rate, in one round trip.
@@ -138,7 +144,7 @@ func (s *RedisStore) TakeAll(ctx context.Context, counters []Counter) ([]Result,
 	if len(counters) == 0 {
 		return nil, nil
 	}
-	if !s.batch {
+	if s.pipe == nil {
 		return s.takeEach(ctx, counters)
 	}
 
@@ -148,12 +154,7 @@ func (s *RedisStore) TakeAll(ctx context.Context, counters []Counter) ([]Result,
 		keys[i] = s.prefix + ":" + c.Key
 		args = append(args, c.Rate.Period.Milliseconds(), c.Rate.Limit)
 	}
-	var reply []any
-	err := s.do(ctx, func(ctx context.Context) error {
-		var err error
-		reply, err = takeAllScript.Run(ctx, s.client, keys, args...).Slice()
-		return err
-	})
+	reply, err := s.runScript(ctx, keys, args)
 	if err != nil {
 		return nil, err
 	}
@@ -178,6 +179,31 @@ func (s *RedisStore) TakeAll(ctx context.Context, counters []Counter) ([]Result,
 		results[i] = result(rate, n, reset)
 	}
 	return results, nil
+}
+
+// runScript runs takeAllScript on keys and args in the next pipeline to
+// Redis, waiting for its reply only until ctx is done. Like [RedisStore.do]
+// it fails at once when maxInFlight calls are waiting already.
+func (s *RedisStore) runScript(ctx context.Context, keys []string, args []any) ([]any, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("limit: redis: %w", err)
+	}
+	select {
+	case s.inFlight <- struct{}{}:
+	default:
+		return nil, ErrStoreBusy
+	}
+	c := &scriptCall{ctx: ctx, keys: keys, args: args, done: make(chan struct{}), slot: s.inFlight}
+	s.pipe.enqueue(c)
+	select {
+	case <-c.done:
+		if c.err != nil {
+			return nil, fmt.Errorf("limit: redis: %w", c.err)
+		}
+		return c.reply, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("limit: redis: %w", ctx.Err())
+	}
 }
 
 // takeEach is TakeAll for a client whose keys may live on different

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -94,5 +95,43 @@ func TestRedisTakeAllHonoursDeadline(t *testing.T) {
 	}
 	if took := time.Since(start); took > 500*time.Millisecond {
 		t.Errorf("TakeAll on a hung Redis took %v, want about its 20ms deadline", took)
+	}
+}
+
+// A pipeline leaves out the calls whose callers gave up before it left:
+// those requests were answered without a count, so nothing is counted for
+// them. Both calls give back their place among the calls in flight.
+func TestPipelineLeavesOutCallsGivenUp(t *testing.T) {
+	m := miniredis.RunT(t)
+	client := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	t.Cleanup(func() { client.Close() })
+	p := &pipeliner{client: client}
+	slots := make(chan struct{}, 2)
+	slots <- struct{}{}
+	slots <- struct{}{}
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	args := []any{int64(60_000), int64(10)}
+	abandoned := &scriptCall{ctx: gone, keys: []string{"gone"}, args: args, done: make(chan struct{}), slot: slots}
+	waiting := &scriptCall{ctx: context.Background(), keys: []string{"kept"}, args: args, done: make(chan struct{}), slot: slots}
+
+	p.send([]*scriptCall{abandoned, waiting})
+
+	<-abandoned.done
+	<-waiting.done
+	if !errors.Is(abandoned.err, context.Canceled) {
+		t.Errorf("call given up on: got error %v, want context.Canceled", abandoned.err)
+	}
+	if waiting.err != nil || len(waiting.reply) != 2 || waiting.reply[0] != int64(1) {
+		t.Errorf("waiting call: got %v, %v; want count 1 and its TTL", waiting.reply, waiting.err)
+	}
+	if m.Exists("gone") {
+		t.Error("the call given up on was counted in Redis")
+	}
+	if got, _ := m.Get("kept"); got != "1" {
+		t.Errorf("the waiting call's counter: got %q, want 1", got)
+	}
+	if len(slots) != 0 {
+		t.Errorf("%d places among the calls in flight were not given back", len(slots))
 	}
 }
