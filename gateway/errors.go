@@ -64,7 +64,8 @@ func (e *NotRunningError) Is(target error) bool { return target == ErrNotRunning
 //   - a deployment whose circuit breaker is open: 503 with Retry-After;
 //   - a deployment that does not answer in time: 504;
 //   - a request body that cannot be read: 400, or 413 over a limit;
-//   - a request with more than one Origin header: 400;
+//   - a request with more than one Origin header, or asking to upgrade to
+//     a protocol whose name is not printable: 400;
 //   - a client that went away: 499;
 //   - anything else: 500.
 //
@@ -89,7 +90,8 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 		problem.Write(w, r, problem.BadGateway.With("The deployment's address is not usable."))
 	case errors.Is(err, auth.ErrUnauthenticated), errors.Is(err, auth.ErrUnavailable):
 		auth.WriteError(w, r, err)
-	case errors.Is(err, proxy.ErrClientGone), errors.Is(err, proxy.ErrClientBody):
+	case errors.Is(err, proxy.ErrClientGone), errors.Is(err, proxy.ErrClientBody),
+		errors.Is(err, proxy.ErrBadUpgrade):
 		proxy.WriteError(w, r, err)
 	case errors.Is(err, breaker.ErrOpen):
 		breaker.WriteError(w, r, err)

@@ -547,7 +547,7 @@ func (g *Gateway) upstreamFailed(w http.ResponseWriter, r *http.Request, err err
 	if g.logger != nil {
 		level := slog.LevelWarn
 		if errors.Is(err, proxy.ErrClientGone) || errors.Is(err, proxy.ErrClientBody) ||
-			errors.Is(err, breaker.ErrOpen) {
+			errors.Is(err, proxy.ErrBadUpgrade) || errors.Is(err, breaker.ErrOpen) {
 			level = slog.LevelDebug // routine, or already logged when the breaker opened
 		}
 		reqID, _ := requestid.FromContext(r.Context())

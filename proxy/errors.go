@@ -41,6 +41,7 @@ func (p *Proxy) handleError(w http.ResponseWriter, r *http.Request, err error) {
 func classify(r *http.Request, err error) error {
 	switch {
 	case errors.Is(err, ErrNoTarget), errors.Is(err, ErrClientGone), errors.Is(err, ErrClientBody),
+		errors.Is(err, ErrBadUpgrade),
 		errors.Is(err, ErrUpstreamTimeout), errors.Is(err, ErrUpstreamUnreachable):
 		return err
 	}
@@ -62,7 +63,7 @@ func classify(r *http.Request, err error) error {
 
 // WriteError answers r with the RFC 9457 problem for err, classified as
 // the proxy's error handler does: 400 (or 413) when the client's body could
-// not be read, 499 when the client went away, 504 when
+// not be read, 400 for [ErrBadUpgrade], 499 when the client went away, 504 when
 // the upstream timed out, 500 for [ErrNoTarget] and 502 for anything else.
 // The body never carries err's text, which may name internal addresses.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
@@ -80,6 +81,8 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 		} else {
 			p = problem.BadRequestBody.With("The request body could not be read; it is malformed or was cut short.")
 		}
+	case errors.Is(err, ErrBadUpgrade):
+		p = problem.BadRequest.With("The Upgrade header names a protocol that is not printable ASCII.")
 	case errors.Is(err, ErrUpstreamTimeout):
 		p = problem.GatewayTimeout.With("The deployment did not send a response in time.")
 	default:

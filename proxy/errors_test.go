@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
@@ -112,5 +113,24 @@ func TestMalformedClientBodyIs400(t *testing.T) {
 	}
 	if !strings.Contains(string(body), "invalid-request-body") {
 		t.Errorf("body = %s, want the invalid-request-body problem", body)
+	}
+}
+
+// A request asking to switch to a protocol whose name cannot be printed is
+// the client's mistake: 400, and the upstream never hears of it.
+func TestUnprintableUpgradeIs400(t *testing.T) {
+	var reached atomic.Bool
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) { reached.Store(true) })
+	g := newGateway(t, Config{}, gatewayOptions{upstreams: map[string]string{"dep-1": up.URL}})
+	resp, body := rawRequest(t, g.Server, "GET "+gatewayPrefix+"dep-1/ws HTTP/1.1\r\nHost: x\r\n"+
+		"Connection: Upgrade\r\nUpgrade: web\x80socket\r\nConnection: close\r\n\r\n")
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("status = %d, want 400; body %s", resp.StatusCode, body)
+	}
+	if !strings.Contains(string(body), "invalid-request") {
+		t.Errorf("body = %s, want the invalid-request problem", body)
+	}
+	if reached.Load() {
+		t.Error("the upstream was asked to switch to an unprintable protocol")
 	}
 }

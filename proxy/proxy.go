@@ -39,6 +39,11 @@ var (
 	// limit): the client's fault, not the deployment's. Answered 400, or 413
 	// for a body over the limit.
 	ErrClientBody = errors.New("proxy: reading the request body failed")
+	// ErrBadUpgrade means the request asks, with Connection: upgrade, to
+	// switch to a protocol whose name is not printable ASCII: the
+	// client's mistake, refused before anything is sent upstream.
+	// Answered 400.
+	ErrBadUpgrade = errors.New("proxy: the Upgrade header is not printable")
 	// ErrNoTarget means the request's context carries no [Target] with an
 	// upstream, a bug in the caller. Answered 500.
 	ErrNoTarget = errors.New("proxy: request has no target")
@@ -144,6 +149,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		body := &clientBody{ReadCloser: r.Body}
 		r = r.WithContext(context.WithValue(r.Context(), clientBodyKey{}, body))
 		r.Body = body
+	}
+	if !printableUpgrade(r.Header) {
+		// ReverseProxy refuses it too, but as if the upstream had failed.
+		p.handleError(w, r, ErrBadUpgrade)
+		return
 	}
 	rw := newRelay(r.Context(), w)
 	if isWebSocketUpgrade(r.Header) {

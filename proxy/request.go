@@ -239,6 +239,20 @@ func isWebSocketUpgrade(h http.Header) bool {
 	return hasToken(h["Connection"], "upgrade") && strings.EqualFold(h.Get("Upgrade"), "websocket")
 }
 
+// printableUpgrade reports whether h asks for no protocol switch, or for
+// one whose name is printable ASCII, as ReverseProxy requires.
+func printableUpgrade(h http.Header) bool {
+	if !hasToken(h["Connection"], "upgrade") {
+		return true
+	}
+	for _, c := range []byte(h.Get("Upgrade")) {
+		if c < ' ' || c > '~' {
+			return false
+		}
+	}
+	return true
+}
+
 // hasToken reports whether a comma-separated header contains token,
 // ignoring case.
 func hasToken(lines []string, token string) bool {
