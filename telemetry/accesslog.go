@@ -8,8 +8,8 @@ import (
 
 // logRequest writes rec's access log line, if there is an access log. The
 // line carries ids, sizes, durations and decisions; it never carries the
-// query string or a header other than User-Agent, so no token, cookie or
-// session id can reach it.
+// query string, path parameters or a header other than User-Agent, so no
+// token, cookie or session id can reach it.
 //
 // The line's attributes: request_id, method, path, route, status, user_id,
 // deployment_id, bytes_in, bytes_out, duration_ms, upstream_ms, client_ip,

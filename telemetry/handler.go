@@ -3,7 +3,9 @@ package telemetry
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -92,7 +94,7 @@ func (t *Telemetry) startServerSpan(r *http.Request) (context.Context, trace.Spa
 	opts = append(opts, serverSpan, trace.WithAttributes(
 		semconv.HTTPRequestMethodKey.String(m),
 		semconv.URLScheme(scheme(r)),
-		semconv.URLPath(truncate(r.URL.EscapedPath(), maxPath)),
+		semconv.URLPath(reportedPath(r.URL)),
 	))
 	if sc := trace.SpanContextFromContext(remote); !trusted && sc.IsValid() && sc.IsRemote() {
 		opts = append(opts, trace.WithNewRoot(), trace.WithLinks(trace.Link{SpanContext: sc}))
@@ -127,7 +129,7 @@ func (t *Telemetry) finish(w *writer, outer, in *http.Request, span trace.Span, 
 	}
 	rec.RequestID, _ = requestid.FromContext(outer.Context())
 	rec.Method = outer.Method
-	rec.Path = truncate(outer.URL.EscapedPath(), maxPath)
+	rec.Path = reportedPath(outer.URL)
 	rec.UserAgent = truncate(outer.UserAgent(), maxUserAgent)
 	rec.ClientIP = t.clientAddr(outer)
 	rec.Country, rec.City = t.locate(outer, rec.ClientIP)
@@ -267,6 +269,31 @@ const (
 )
 
 // truncate returns s cut to at most n bytes.
+// reportedPath is u's path as logs, spans and hooks see it: escaped as
+// sent, with no path parameters, and at most maxPath bytes. Parameters
+// (";jsessionid=..." after a segment) carry session ids just as query
+// strings do, so only the semicolon that introduced them is kept.
+func reportedPath(u *url.URL) string {
+	p := u.EscapedPath()
+	if strings.IndexByte(p, ';') < 0 {
+		return truncate(p, maxPath)
+	}
+	var b strings.Builder
+	b.Grow(len(p))
+	for p != "" {
+		seg, rest, slash := strings.Cut(p, "/")
+		if i := strings.IndexByte(seg, ';'); i >= 0 {
+			seg = seg[:i+1]
+		}
+		b.WriteString(seg)
+		if slash {
+			b.WriteByte('/')
+		}
+		p = rest
+	}
+	return truncate(b.String(), maxPath)
+}
+
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s

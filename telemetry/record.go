@@ -99,7 +99,8 @@ type Record struct {
 	Method string
 
 	// Path is the request's path, escaped as the client sent it, without
-	// the query string.
+	// the query string and without path parameters: "/app;jsessionid=x/a"
+	// is "/app;/a". At most 2 KiB.
 	Path string
 
 	// UserAgent is the client's User-Agent header, shortened to 256 bytes.

@@ -55,6 +55,7 @@ func TestSecretsNeverRecorded(t *testing.T) {
 		status      int
 	}{
 		{"/api/gateway/u1/d1/p?access_token=SECRET-Q&code=SECRET-C", "SECRET-A", 200},
+		{"/api/gateway/u1/d1/app;jsessionid=SECRET-J/p;v=SECRET-V2;x", "SECRET-A", 200},
 		{"/api/gateway/u1/d-down/p?access_token=SECRET-Q2", "SECRET-A", 502},
 		{"/api/gateway/u1/d1/p?access_token=SECRET-Q3", "SECRET-BAD", 401},
 	}
@@ -95,6 +96,25 @@ func TestSecretsNeverRecorded(t *testing.T) {
 			if !strings.Contains(out, id) {
 				t.Errorf("%s lacks the id %s", name, id)
 			}
+		}
+	}
+}
+
+// Path parameters are cut from the recorded path, segment by segment; the
+// semicolon stays to show there were some. Escaped semicolons are data.
+func TestRecordedPathDropsPathParameters(t *testing.T) {
+	h := newHarness(t, telemetry.Config{})
+	handler := h.tel.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	for raw, want := range map[string]string{
+		"/app/page":                        "/app/page",
+		"/app;jsessionid=x/page;v=1;y=2":   "/app;/page;",
+		"/;a/;b/":                          "/;/;/",
+		"/a%3Bb/c;d":                       "/a%3Bb/c;",
+		"/api/gateway/u1/d1/x;y/z?q=1;r=2": "/api/gateway/u1/d1/x;/z",
+	} {
+		handler.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", raw, nil))
+		if got := h.record(t).Path; got != want {
+			t.Errorf("request for %q: recorded path %q, want %q", raw, got, want)
 		}
 	}
 }

@@ -155,7 +155,7 @@ func clientAttrs(r *http.Request, m string) []attribute.KeyValue {
 	attrs := make([]attribute.KeyValue, 0, 4)
 	attrs = append(attrs, semconv.HTTPRequestMethodKey.String(m))
 	if u := r.URL; u != nil {
-		full := u.Scheme + "://" + u.Host + u.EscapedPath()
+		full := u.Scheme + "://" + u.Host + reportedPath(u)
 		attrs = append(attrs, semconv.URLFull(truncate(full, maxPath)))
 		host, port, err := net.SplitHostPort(u.Host)
 		if err != nil {
