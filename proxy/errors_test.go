@@ -103,34 +103,42 @@ func TestErrorHandlerReceivesWrappedTransportError(t *testing.T) {
 
 // A body the client botched is the client's fault: 400, not a 502 that
 // blames the deployment.
-func TestMalformedClientBodyIs400(t *testing.T) {
-	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body) })
-	g := newGateway(t, Config{}, gatewayOptions{upstreams: map[string]string{"dep-1": up.URL}})
-	resp, body := rawRequest(t, g.Server, "POST "+gatewayPrefix+"dep-1/echo HTTP/1.1\r\nHost: x\r\n"+
-		"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\nZZZ\r\n")
-	if resp.StatusCode != http.StatusBadRequest {
-		t.Fatalf("status = %d, want 400; body %s", resp.StatusCode, body)
+// Requests that are the client's mistake are answered 400 with the problem
+// that names it, never as a deployment's failure. A malformed body is found
+// out while the upstream reads it; a protocol switch that cannot be printed
+// is refused before the upstream hears of it.
+func TestClientMistakesAre400(t *testing.T) {
+	tests := []struct {
+		name, request, problem string
+		upstreamReached        bool
+	}{
+		{"malformed chunked body", "POST " + gatewayPrefix + "dep-1/echo HTTP/1.1\r\nHost: x\r\n" +
+			"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\nZZZ\r\n",
+			"invalid-request-body", true},
+		{"unprintable Upgrade", "GET " + gatewayPrefix + "dep-1/ws HTTP/1.1\r\nHost: x\r\n" +
+			"Connection: Upgrade\r\nUpgrade: web\x80socket\r\nConnection: close\r\n\r\n",
+			"invalid-request\"", false},
 	}
-	if !strings.Contains(string(body), "invalid-request-body") {
-		t.Errorf("body = %s, want the invalid-request-body problem", body)
-	}
-}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var reached atomic.Bool
+			up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+				reached.Store(true)
+				io.Copy(io.Discard, r.Body)
+			})
+			g := newGateway(t, Config{}, gatewayOptions{upstreams: map[string]string{"dep-1": up.URL}})
 
-// A request asking to switch to a protocol whose name cannot be printed is
-// the client's mistake: 400, and the upstream never hears of it.
-func TestUnprintableUpgradeIs400(t *testing.T) {
-	var reached atomic.Bool
-	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) { reached.Store(true) })
-	g := newGateway(t, Config{}, gatewayOptions{upstreams: map[string]string{"dep-1": up.URL}})
-	resp, body := rawRequest(t, g.Server, "GET "+gatewayPrefix+"dep-1/ws HTTP/1.1\r\nHost: x\r\n"+
-		"Connection: Upgrade\r\nUpgrade: web\x80socket\r\nConnection: close\r\n\r\n")
-	if resp.StatusCode != http.StatusBadRequest {
-		t.Fatalf("status = %d, want 400; body %s", resp.StatusCode, body)
-	}
-	if !strings.Contains(string(body), "invalid-request") {
-		t.Errorf("body = %s, want the invalid-request problem", body)
-	}
-	if reached.Load() {
-		t.Error("the upstream was asked to switch to an unprintable protocol")
+			resp, body := rawRequest(t, g.Server, tt.request)
+
+			if resp.StatusCode != http.StatusBadRequest {
+				t.Fatalf("status = %d, want 400; body %s", resp.StatusCode, body)
+			}
+			if !strings.Contains(string(body), tt.problem) {
+				t.Errorf("body = %s, want the %s problem", body, strings.Trim(tt.problem, `"`))
+			}
+			if reached.Load() && !tt.upstreamReached {
+				t.Error("the request reached the upstream")
+			}
+		})
 	}
 }
