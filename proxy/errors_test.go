@@ -101,8 +101,6 @@ func TestErrorHandlerReceivesWrappedTransportError(t *testing.T) {
 	}
 }
 
-// A body the client botched is the client's fault: 400, not a 502 that
-// blames the deployment.
 // Requests that are the client's mistake are answered 400 with the problem
 // that names it, never as a deployment's failure. A malformed body is found
 // out while the upstream reads it; a protocol switch that cannot be printed
