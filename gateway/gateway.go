@@ -360,7 +360,12 @@ func (g *Gateway) admit(next http.Handler) http.Handler {
 		if !ok {
 			return
 		}
-		g.authorize(w, r, &rt, id, next)
+		// The request is proxied from here, not from within authorize:
+		// its large frame is gone by then, so connection goroutines need
+		// less stack while the response streams.
+		if r, ok := g.authorize(w, r, &rt, id); ok {
+			next.ServeHTTP(w, r)
+		}
 	})
 }
 
@@ -395,11 +400,13 @@ func (g *Gateway) route(w http.ResponseWriter, r *http.Request) (route, bool) {
 }
 
 // authorize lets a request through only to a running deployment owned by
-// the authenticated user named in the path, and within the rate limits.
-// Another user's deployment and a missing one get the same answer, so ids
-// cannot be probed.
-func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request, rt *route, id auth.Identity,
-	next http.Handler) {
+// the authenticated user named in the path, and within the rate limits:
+// it returns the request to proxy, carrying the identity and the target,
+// or answers the request itself and reports false. Another user's
+// deployment and a missing one get the same answer, so ids cannot be
+// probed.
+func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request, rt *route,
+	id auth.Identity) (*http.Request, bool) {
 	// The identity goes into the request's context once, with the rest,
 	// when the request passes; a refusal gets a copy of the request with
 	// it, so that error handlers see the same context either way.
@@ -407,7 +414,7 @@ func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request, rt *route, i
 	refuse := func(err error) { g.errorHandler(w, r.WithContext(ctx), err) }
 	if id.UserID != rt.userID {
 		refuse(ErrDeploymentNotFound)
-		return
+		return nil, false
 	}
 
 	d, err := g.lookup.deployment(ctx, rt.deploymentID)
@@ -419,16 +426,16 @@ func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request, rt *route, i
 				"request_id", reqID, "deployment_id", rt.deploymentID, "error", err)
 		}
 		refuse(err)
-		return
+		return nil, false
 	case !d.found || d.OwnerID != id.UserID:
 		refuse(ErrDeploymentNotFound)
-		return
+		return nil, false
 	case d.Status != StatusRunning:
 		refuse(&NotRunningError{DeploymentID: d.ID, Status: d.Status, RetryAfter: g.retryAfter})
-		return
+		return nil, false
 	case id.Credential == auth.CredentialCookie && needsOriginCheck(r) && !g.originAllowed(r, &d):
 		refuse(ErrCrossOrigin)
-		return
+		return nil, false
 	}
 
 	target := proxy.Target{
@@ -442,7 +449,7 @@ func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request, rt *route, i
 	if limitBytes := g.bodyLimit(&d); limitBytes > 0 && r.Body != nil && r.Body != http.NoBody {
 		if r.ContentLength > limitBytes {
 			refuse(fmt.Errorf("%w: %w", proxy.ErrClientBody, &http.MaxBytesError{Limit: limitBytes}))
-			return
+			return nil, false
 		}
 		// A body without a declared length (or lying about it) is cut
 		// at the limit while it streams; the proxy then answers 413.
@@ -475,9 +482,7 @@ func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request, rt *route, i
 		ctx = context.WithValue(ctx, deploymentKey{}, &rated)
 	}
 	r = r.WithContext(ctx)
-	if g.limits.Check(w, r, subject) {
-		next.ServeHTTP(w, r)
-	}
+	return r, g.limits.Check(w, r, subject)
 }
 
 // bodyLimit is the request body limit for d: its own when set, the
