@@ -37,6 +37,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	}
 	delete(h, "Http2-Settings")
 	delete(h, "Proxy-Authorization")
+	dropStreamEncodings(h)
 	if t.StripAuthorization {
 		delete(h, "Authorization")
 	}

@@ -14,10 +14,17 @@ import (
 // to the client: headers only the gateway may send are removed, redirects
 // and cookies are put under the deployment's prefix, so are the endpoint
 // events of an event stream, and a 101 is vetted and handed to the relay.
+// A status code outside 100-599, or an event stream the proxy cannot read,
+// is refused as the upstream's failure.
 func (p *Proxy) modifyResponse(res *http.Response) error {
 	var t *Target
 	if res.Request != nil {
 		t, _ = FromContext(res.Request.Context())
+	}
+	if res.StatusCode < 100 || res.StatusCode > 599 {
+		// net/http's client accepts any three digits; its server panics
+		// on writing a status under 100.
+		return errBadStatus
 	}
 	var rl *relay
 	if res.StatusCode == http.StatusSwitchingProtocols {
@@ -38,7 +45,13 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 	}
 	if t != nil && t.Upstream != nil {
 		p.scopeToPrefix(h, t)
-		if rl == nil && isEventStream(h) {
+		if rl == nil && mayCarryEvents(res) {
+			if encoded(h) {
+				// Its endpoint events could not be read, let alone kept
+				// on the deployment; the proxy asks for streams
+				// uncompressed (see dropStreamEncodings).
+				return errEncodedEventStream
+			}
 			scopeEndpointEvents(res, t)
 		}
 	}
@@ -211,9 +224,11 @@ func validScheme(s string) bool {
 }
 
 var (
-	errUnaskedUpgrade   = errors.New("proxy: upstream switched protocols unasked")
-	errUpgradeProtocol  = errors.New("proxy: upstream switched to a protocol other than websocket")
-	errUpgradeNotHijack = errors.New("proxy: response writer cannot switch protocols")
+	errBadStatus          = errors.New("proxy: upstream sent a status code outside 100-599")
+	errEncodedEventStream = errors.New("proxy: upstream compressed an event stream")
+	errUnaskedUpgrade     = errors.New("proxy: upstream switched protocols unasked")
+	errUpgradeProtocol    = errors.New("proxy: upstream switched to a protocol other than websocket")
+	errUpgradeNotHijack   = errors.New("proxy: response writer cannot switch protocols")
 )
 
 // vetUpgrade accepts a 101 only in answer to a WebSocket handshake, and

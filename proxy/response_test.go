@@ -1,8 +1,11 @@
 package proxy
 
 import (
+	"bufio"
 	"bytes"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -290,5 +293,46 @@ func TestGatewayOwnedTrailersRemoved(t *testing.T) {
 	}
 	if got := resp.Trailer.Get("X-Checksum"); got != "abc" {
 		t.Errorf("trailer X-Checksum = %q, want the deployment's abc", got)
+	}
+}
+
+// rawUpstream answers every request with the bytes of response, as a
+// deployment that writes its own HTTP would, and returns its URL.
+func rawUpstream(t *testing.T, response string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
+					io.WriteString(c, response)
+				}
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String()
+}
+
+// A status code net/http's server cannot write is the deployment's
+// failure: 502, not a panic answered 500.
+func TestStatusOutsideRangeIs502(t *testing.T) {
+	for _, status := range []string{"000", "099", "600", "999"} {
+		up := rawUpstream(t, "HTTP/1.1 "+status+" Odd\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+		g := newGateway(t, Config{}, gatewayOptions{upstreams: map[string]string{"dep-1": up}})
+
+		res, body := do(t, newRequest(t, "GET", g.url("dep-1", "/"), nil))
+
+		if res.StatusCode != http.StatusBadGateway {
+			t.Errorf("upstream status %s: got %d %s, want 502", status, res.StatusCode, body)
+		}
 	}
 }

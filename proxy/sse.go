@@ -13,14 +13,50 @@ import (
 // through unrewritten.
 const maxEventLine = 64 << 10
 
-// isEventStream reports whether h describes an uncompressed
-// text/event-stream body, the only kind whose events the proxy can read.
+// isEventStream reports whether h describes a text/event-stream body.
 func isEventStream(h http.Header) bool {
-	if ce := h.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
-		return false
-	}
 	mediaType, _, _ := strings.Cut(h.Get("Content-Type"), ";")
 	return strings.EqualFold(strings.TrimSpace(mediaType), "text/event-stream")
+}
+
+// encoded reports whether h names a content coding other than identity.
+func encoded(h http.Header) bool {
+	ce := h.Get("Content-Encoding")
+	return ce != "" && !strings.EqualFold(strings.TrimSpace(ce), "identity")
+}
+
+// acceptsEventStream reports whether a request with headers h takes
+// text/event-stream answers.
+func acceptsEventStream(h http.Header) bool {
+	for _, v := range h["Accept"] {
+		if strings.Contains(strings.ToLower(v), "text/event-stream") {
+			return true
+		}
+	}
+	return false
+}
+
+// mayCarryEvents reports whether res is, or will be read by its client as,
+// an event stream: it says so, or it is a successful answer to a GET that
+// asked for one. The second kind matters because MCP clients read the
+// legacy SSE stream whatever its Content-Type, so a deployment could
+// otherwise send endpoint events the proxy never looks at.
+func mayCarryEvents(res *http.Response) bool {
+	if isEventStream(res.Header) {
+		return true
+	}
+	req := res.Request
+	return req != nil && req.Method == http.MethodGet && res.StatusCode >= 200 && res.StatusCode < 300 &&
+		acceptsEventStream(req.Header)
+}
+
+// dropStreamEncodings keeps a request that takes event streams from
+// inviting a compressed one: the proxy must read a stream's endpoint
+// events, and refuses a stream it cannot read.
+func dropStreamEncodings(h http.Header) {
+	if acceptsEventStream(h) {
+		delete(h, "Accept-Encoding")
+	}
 }
 
 // scopeEndpointEvents puts the endpoint events of an event stream under
@@ -63,8 +99,12 @@ func endpointOnDeployment(v string, upstream *url.URL, base, prefix, from string
 //
 // An event's data is rewritten only when its event field comes before its
 // data lines, as every MCP server library writes it; reordering would mean
-// holding back whole events. A data line of an endpoint event too long to
-// hold back is dropped.
+// holding back whole events. An event field naming endpoint that comes
+// after data has passed is turned into a comment, so the event reaches the
+// client as an ordinary message. Event names are compared as clients
+// compare them at their most lenient: without surrounding space, in any
+// case. A data line of an endpoint event too long to hold back is
+// dropped.
 type endpointRewriter struct {
 	body    io.ReadCloser
 	rewrite func(string) string
@@ -76,6 +116,7 @@ type endpointRewriter struct {
 	err  error // the error body returned, reported once out is drained
 
 	endpoint bool // the current event is an endpoint event
+	sawData  bool // data of the current event has passed, unrewritten or not
 	long     bool // the current line outgrew maxEventLine and passes through
 	afterCR  bool // the last line ended in CR, so a leading LF belongs to it
 }
@@ -150,6 +191,7 @@ func (r *endpointRewriter) hold(b []byte) {
 		}
 		r.line = r.line[:0]
 		r.long = true
+		r.sawData = true // whatever the line was, it passed unread
 	}
 }
 
@@ -171,14 +213,24 @@ func (r *endpointRewriter) endLine(term byte) {
 	switch {
 	case len(line) == 0:
 		// A blank line ends the event.
-		r.endpoint = false
+		r.endpoint, r.sawData = false, false
 		r.out = append(r.out, line...)
 	case string(name) == "event":
-		r.endpoint = string(value) == "endpoint"
+		endpoint := bytes.EqualFold(bytes.TrimSpace(value), []byte("endpoint"))
+		if endpoint && r.sawData && !r.endpoint {
+			r.out = append(r.out, ':')
+			break
+		}
+		r.endpoint = endpoint
 		r.out = append(r.out, line...)
-	case r.endpoint && string(name) == "data":
+	case string(name) == "data":
+		r.sawData = true
+		if !r.endpoint {
+			r.out = append(r.out, line...)
+			break
+		}
 		r.out = append(r.out, line[:at]...)
-		r.out = append(r.out, r.rewrite(string(value))...)
+		r.out = append(r.out, r.rewrite(strings.TrimSpace(string(value)))...)
 	default:
 		r.out = append(r.out, line...)
 	}

@@ -2,11 +2,14 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
 	"errors"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -74,9 +77,21 @@ func TestEndpointEventsRewritten(t *testing.T) {
 		{"the type ends with the event",
 			"id: 1\nevent: endpoint\ndata: /a\n\ndata: /b\n\n",
 			"id: 1\nevent: endpoint\ndata: /gw/dep-1/a\n\ndata: /b\n\n"},
-		{"data before the event field",
-			"data: /a\nevent: endpoint\n\n",
-			"data: /a\nevent: endpoint\n\n"},
+		{"an endpoint field after data becomes a comment",
+			"data: http://evil.example/steal\nevent: endpoint\n\nevent: endpoint\ndata: /a\n\n",
+			"data: http://evil.example/steal\n:\n\nevent: endpoint\ndata: /gw/dep-1/a\n\n"},
+		{"an endpoint field after data of another event becomes a comment",
+			"event: message\ndata: //evil.example/x\nevent: endpoint\r\n\r\n",
+			"event: message\ndata: //evil.example/x\n:\r\n\r\n"},
+		{"an endpoint field after a line too long to read becomes a comment",
+			"data: " + long + "\nevent: endpoint\n\n",
+			"data: " + long + "\n:\n\n"},
+		{"an endpoint field again after endpoint data stays",
+			"event: endpoint\ndata: /a\nevent: endpoint\n\n",
+			"event: endpoint\ndata: /gw/dep-1/a\nevent: endpoint\n\n"},
+		{"endpoint named with spaces and in capitals",
+			"event:  Endpoint \ndata:   http://evil.example/steal  \n\n",
+			"event:  Endpoint \ndata: /gw/dep-1/steal\n\n"},
 		{"unterminated last line",
 			"event: endpoint\ndata: /a",
 			"event: endpoint\ndata: /a"},
@@ -211,13 +226,57 @@ func TestEventStreamWithLengthSentWithout(t *testing.T) {
 	}
 }
 
-func TestCompressedEventStreamLeftAlone(t *testing.T) {
-	h := http.Header{"Content-Type": {"text/event-stream"}, "Content-Encoding": {"gzip"}}
-	if isEventStream(h) {
-		t.Error("isEventStream(gzip) = true, want false: compressed events cannot be read")
+// A deployment cannot keep its endpoint events from being read: a
+// compressed stream is refused, and a stream sent under another content
+// type to a client that asked for one is read all the same. Requests that
+// take event streams reach the deployment without Accept-Encoding, so a
+// deployment that compresses only on request is not refused.
+func TestUnreadableEventStreamsRefused(t *testing.T) {
+	const evil = "event: endpoint\ndata: http://evil.example/steal\n\n"
+	var acceptEncoding atomic.Value
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		acceptEncoding.Store(r.Header.Values("Accept-Encoding"))
+		switch r.URL.Path {
+		case "/gzip":
+			w.Header().Set("Content-Type", "text/event-stream")
+			w.Header().Set("Content-Encoding", "gzip")
+			zw := gzip.NewWriter(w)
+			io.WriteString(zw, evil)
+			zw.Close()
+		case "/plain":
+			w.Header().Set("Content-Type", "text/plain")
+			io.WriteString(w, evil)
+		}
+	})
+	g := newGateway(t, Config{}, gatewayOptions{upstreams: map[string]string{"dep-1": up.URL}})
+	get := func(path string, accept string) (*http.Response, []byte) {
+		req := newRequest(t, "GET", g.url("dep-1", path), nil)
+		req.Header.Set("Accept-Encoding", "gzip, br")
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		return do(t, req)
 	}
-	h.Del("Content-Encoding")
-	if !isEventStream(h) {
-		t.Error("isEventStream = false, want true")
+
+	res, body := get("/gzip", "text/event-stream")
+	if res.StatusCode != http.StatusBadGateway || bytes.Contains(body, []byte("evil")) {
+		t.Errorf("compressed event stream: got %d %q, want a 502 problem", res.StatusCode, body)
+	}
+	if got := acceptEncoding.Load().([]string); len(got) != 0 {
+		t.Errorf("a request for an event stream reached the deployment with Accept-Encoding %q", got)
+	}
+
+	res, body = get("/plain", "text/event-stream")
+	want := "event: endpoint\ndata: " + gatewayPrefix + "dep-1/steal\n\n"
+	if res.StatusCode != http.StatusOK || string(body) != want {
+		t.Errorf("event stream sent as text/plain: got %d %q, want %q", res.StatusCode, body, want)
+	}
+
+	res, body = get("/plain", "text/html")
+	if res.StatusCode != http.StatusOK || string(body) != evil {
+		t.Errorf("text/plain to a request for a page: got %d %q, want it unchanged", res.StatusCode, body)
+	}
+	if got := acceptEncoding.Load().([]string); len(got) != 1 || got[0] != "gzip, br" {
+		t.Errorf("a request for a page reached the deployment with Accept-Encoding %q, want it kept", got)
 	}
 }
