@@ -112,7 +112,9 @@ func (s *RedisStore) Take(ctx context.Context, key string, rate Rate) (Result, e
 // one (ARGV holds each one's period in milliseconds and its limit), and
 // stops after the first that is over its limit. It returns the count and
 // the TTL in milliseconds of each counter it took.
-var takeAllScript = redis.NewScript(`
+var takeAllScript = redis.NewScript(takeAllSource)
+
+const takeAllSource = `
 local out = {}
 for i, key in ipairs(KEYS) do
 	local ttl = tonumber(ARGV[2 * i - 1])
@@ -131,7 +133,7 @@ for i, key in ipairs(KEYS) do
 	end
 end
 return out
-`)
+`
 
 // TakeAll counts one request for each of counters in order, in one round
 // trip, and stops at the first that refuses, as [BatchStore] requires.
@@ -261,10 +263,19 @@ func (s *RedisStore) do(ctx context.Context, call func(ctx context.Context) erro
 // was never loaded, or Redis restarted), which also loads it. And EvalSha
 // keeps the count and the TTL in milliseconds that the script returns for
 // Take, because the ulule store reports the end of a window in whole
-// seconds only.
+// seconds only. Scripts are sent once, never again after a lost
+// connection.
 type scriptClient struct {
 	redis.UniversalClient
 	scripts sync.Map // SHA → source
+}
+
+// runOnce runs a script without go-redis's retries after a lost
+// connection, which could count a request twice (see [sentOnce]).
+func (c *scriptClient) runOnce(ctx context.Context, eval, script string, keys []string, args []any) *redis.Cmd {
+	cmd := scriptCmd(ctx, eval, script, keys, args)
+	c.UniversalClient.Process(ctx, sentOnce{cmd})
+	return cmd
 }
 
 // A scriptReply is what the counting script returned for one Take.
@@ -285,10 +296,10 @@ func (c *scriptClient) ScriptLoad(ctx context.Context, script string) *redis.Str
 }
 
 func (c *scriptClient) EvalSha(ctx context.Context, sha string, keys []string, args ...any) *redis.Cmd {
-	cmd := c.UniversalClient.EvalSha(ctx, sha, keys, args...)
+	cmd := c.runOnce(ctx, "evalsha", sha, keys, args)
 	if err := cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
 		if src, ok := c.scripts.Load(sha); ok {
-			cmd = c.UniversalClient.Eval(ctx, src.(string), keys, args...)
+			cmd = c.runOnce(ctx, "eval", src.(string), keys, args)
 		}
 	}
 	if rep, ok := ctx.Value(scriptReplyKey{}).(*scriptReply); ok && cmd.Err() == nil {

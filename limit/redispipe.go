@@ -25,7 +25,7 @@ const maxPipelines = 4
 // a goroutine ends when it finds the queue empty, so an idle store holds
 // none.
 type pipeliner struct {
-	client redis.Cmdable
+	client *redis.Client
 
 	mu      sync.Mutex
 	queue   []*scriptCall
@@ -121,10 +121,16 @@ func (p *pipeliner) send(batch []*scriptCall) {
 		}
 	}
 
-	cmds := p.exec(ctx, live, takeAllScript.Hash())
+	cmds := p.exec(ctx, live, "evalsha", takeAllScript.Hash())
 	var again []*scriptCall
 	for i, c := range live {
 		if err := cmds[i].Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			// Redis ran nothing. A caller who gave up meanwhile is left
+			// out of the second try, as of the first.
+			if err := c.ctx.Err(); err != nil {
+				p.answer(c, nil, err)
+				continue
+			}
 			again = append(again, c)
 			continue
 		}
@@ -136,32 +142,54 @@ func (p *pipeliner) send(batch []*scriptCall) {
 	}
 
 	// Redis does not know the script (it restarted, or its scripts were
-	// flushed): load it once and run the calls that missed it again.
-	if err := takeAllScript.Load(ctx, p.client).Err(); err != nil {
-		for _, c := range again {
-			p.answer(c, nil, err)
-		}
-		return
-	}
-	cmds = p.exec(ctx, again, takeAllScript.Hash())
+	// flushed): the calls that missed it go again with the script itself,
+	// which EVAL also loads, so a flush between a load and its use cannot
+	// fail them twice.
+	cmds = p.exec(ctx, again, "eval", takeAllSource)
 	for i, c := range again {
 		reply, err := cmds[i].Slice()
 		p.answer(c, reply, err)
 	}
 }
 
-// exec sends one EVALSHA of sha per call in a single pipeline. Each
-// command carries its own error; a connection error is in all of them.
-func (p *pipeliner) exec(ctx context.Context, calls []*scriptCall, sha string) []*redis.Cmd {
-	if len(calls) == 1 {
-		c := calls[0]
-		return []*redis.Cmd{p.client.EvalSha(ctx, sha, c.keys, c.args...)}
-	}
+// exec sends the script (eval with its source, or evalsha with its hash)
+// once per call, in a single pipeline. Each command carries its own
+// error; a connection error is in all of them.
+//
+// go-redis would send the commands again after a lost connection or a
+// timeout, but Redis may have run them by then: a request would be counted
+// twice, or a whole batch would. So they go once, and a call whose answer
+// is lost fails, and the limiter's store-failure policy decides.
+func (p *pipeliner) exec(ctx context.Context, calls []*scriptCall, eval, script string) []*redis.Cmd {
 	cmds := make([]*redis.Cmd, len(calls))
-	pipe := p.client.Pipeline()
 	for i, c := range calls {
-		cmds[i] = pipe.EvalSha(ctx, sha, c.keys, c.args...)
+		cmds[i] = scriptCmd(ctx, eval, script, c.keys, c.args)
+	}
+	if len(calls) == 1 {
+		p.client.Process(ctx, sentOnce{cmds[0]})
+		return cmds
+	}
+	pipe := p.client.Pipeline()
+	for _, cmd := range cmds {
+		pipe.Process(ctx, sentOnce{cmd})
 	}
 	pipe.Exec(ctx) // the error is also each command's
 	return cmds
 }
+
+// scriptCmd is the command that runs a script, given with eval ("eval"
+// and its source, or "evalsha" and its hash), on keys and args.
+func scriptCmd(ctx context.Context, eval, script string, keys []string, args []any) *redis.Cmd {
+	all := make([]any, 0, 3+len(keys)+len(args))
+	all = append(all, eval, script, len(keys))
+	for _, k := range keys {
+		all = append(all, k)
+	}
+	return redis.NewCmd(ctx, append(all, args...)...)
+}
+
+// sentOnce is a command go-redis must not send again after a connection
+// error: Redis may have run it already.
+type sentOnce struct{ *redis.Cmd }
+
+func (sentOnce) NoRetry() bool { return true }
