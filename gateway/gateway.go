@@ -506,6 +506,11 @@ func (g *Gateway) logStale(ctx context.Context, id string, err error) {
 	}
 }
 
+// maxAuthorizationTokens is how many credentials in the Authorization
+// headers of a cookie-authenticated request the gateway checks against the
+// verifier; see carriesPlatformToken.
+const maxAuthorizationTokens = 4
+
 // carriesPlatformToken reports whether r's Authorization headers hold a
 // credential of the platform, which must not reach the deployment. When
 // the bearer token authenticated the request, they do. When the session
@@ -516,8 +521,10 @@ func (g *Gateway) logStale(ctx context.Context, id string, err error) {
 // scheme) is shown to the verifier alone, as a bearer token; only when it
 // refuses them all are the headers taken for the application's. A
 // verifier that cannot decide counts as a yes: a broken app request is
-// better than a leaked platform token. The verifier sees ctx, the
-// request's context with its identity.
+// better than a leaked platform token. So do more than
+// maxAuthorizationTokens elements, which no application sends: each costs
+// the verifier a lookup, before the request's rate limits are counted.
+// The verifier sees ctx, the request's context with its identity.
 func (g *Gateway) carriesPlatformToken(ctx context.Context, r *http.Request,
 	id auth.Identity) bool {
 	if id.Credential == auth.CredentialBearer {
@@ -529,11 +536,15 @@ func (g *Gateway) carriesPlatformToken(ctx context.Context, r *http.Request,
 	}
 	probe := &http.Request{Method: r.Method, URL: r.URL, Header: make(http.Header, 1)}
 	probe = probe.WithContext(ctx)
+	checked := 0
 	for _, v := range values {
 		for element := range strings.SplitSeq(v, ",") {
 			fields := strings.Fields(element)
 			if len(fields) == 0 {
 				continue
+			}
+			if checked++; checked > maxAuthorizationTokens {
+				return true
 			}
 			token := fields[len(fields)-1] // "Bearer x", "Token x" or a bare "x"
 			probe.Header.Set("Authorization", "Bearer "+token)

@@ -661,3 +661,34 @@ func TestHangingDeploymentDoesNotStarveOthers(t *testing.T) {
 		}
 	}
 }
+
+// An Authorization header listing thousands of credentials on a
+// cookie-authenticated request costs the verifier a few lookups, not one
+// each, and is kept from the deployment as if it held a platform token.
+func TestLongAuthorizationListsAreNotAllChecked(t *testing.T) {
+	var verified atomic.Int64
+	cookie := auth.VerifierFunc(func(r *http.Request) (auth.Identity, error) {
+		if c, err := r.Cookie("gw_session"); err != nil || c.Value != "S1" {
+			return auth.Identity{}, auth.ErrNoCredentials
+		}
+		return auth.Identity{UserID: "user-1", Credential: auth.CredentialCookie}, nil
+	})
+	bearer, _ := auth.NewBearerVerifier(auth.StaticTokens(map[string]string{tokenUser1: "user-1"}))
+	counting := auth.VerifierFunc(func(r *http.Request) (auth.Identity, error) {
+		if r.Header.Get("Authorization") != "" && r.Header.Get("Cookie") == "" {
+			verified.Add(1) // a probe of one Authorization element
+		}
+		return bearer.Verify(r)
+	})
+	f := newFixture(t, gateway.Config{Verifier: auth.FirstOf(cookie, counting), SessionCookie: "gw_session"})
+
+	f.get(t, "/api/gateway/user-1/dep-1/whoami", "",
+		"Cookie: gw_session=S1", "Authorization: "+strings.Repeat("a,", 30_000))
+
+	if n := verified.Load(); n > 4 {
+		t.Errorf("the verifier checked %d Authorization elements, want at most 4", n)
+	}
+	if a := f.dep1.lastRequest().Header.Values("Authorization"); len(a) != 0 {
+		t.Errorf("upstream Authorization = %.40q..., want it stripped", a)
+	}
+}
