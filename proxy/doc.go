@@ -79,6 +79,15 @@
 // authority), and X-Request-Id when the gateway has one. [SecurityHeaders]
 // then sets the gateway's security headers on every response.
 //
+// Trailers leave after the gateway's header section, where nothing can
+// check them against it, so they are held to more. Announced in a Trailer
+// header or not, they lose the headers above, X-Request-Id always,
+// hop-by-hop and Connection-nominated fields, Set-Cookie, Location and
+// Content-Location, the rate-limit headers (RateLimit, RateLimit-Policy,
+// X-RateLimit-Limit, -Remaining and -Reset), and the fields RFC 9110 keeps
+// out of trailers, such as Content-Length, Content-Type, Cache-Control and
+// Retry-After.
+//
 // # Streaming and upgrades
 //
 // Server-sent events and bodies of unknown length are flushed to the client
@@ -88,8 +97,9 @@
 // chose, goes out through the outer writer so middleware sees status 101.
 // An upstream that refuses the upgrade has its answer relayed as is. A
 // client that goes away cancels the upstream request. 1xx responses are
-// relayed without hop-by-hop, Connection-nominated or gateway-owned
-// headers and without cookies.
+// relayed with Location and Content-Location put under the prefix as in
+// the final response, and without hop-by-hop, Connection-nominated or
+// gateway-owned headers, X-Request-Id, the rate-limit headers or cookies.
 //
 // When copying a response body fails halfway, usually because the client
 // went away, ReverseProxy ends the handler by panicking with

@@ -155,7 +155,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.handleError(w, r, ErrBadUpgrade)
 		return
 	}
-	rw := newRelay(r.Context(), w)
+	rw := newRelay(r.Context(), w, t)
 	if isWebSocketUpgrade(r.Header) {
 		// Only the 101 path needs to find the writer again, in
 		// modifyResponse; other requests skip the extra allocations.

@@ -19,7 +19,8 @@ import (
 //     included, writes them, then clears the whole map, which also loses
 //     the headers middleware had set for the final response (request id,
 //     CORS). The relay stages what ReverseProxy writes, sends a 1xx with
-//     the filtered staged headers only, and leaves the outer map alone.
+//     the staged headers only, filtered and scoped to the deployment as
+//     the final response's are, and leaves the outer map alone.
 //   - 101 Switching Protocols: ReverseProxy hijacks the connection and
 //     writes the 101 itself, so no middleware sees a status line and none
 //     can adjust the headers. The relay instead merges the upstream's 101
@@ -28,6 +29,7 @@ import (
 //     of the 101 goes to a discarding buffer.
 type relay struct {
 	w       http.ResponseWriter
+	target  *Target     // the deployment the response comes from
 	staged  http.Header // what ReverseProxy sets before the final status
 	upgrade http.Header // the upstream's vetted 101 headers
 
@@ -83,16 +85,24 @@ func (w *relay) WriteHeader(code int) {
 	w.w.WriteHeader(code)
 }
 
-// informational sends a 1xx status carrying the staged headers, without
-// hop-by-hop ones, without headers only the gateway may send, and without
-// cookies, which could not be scoped to the deployment here. The outer
-// writer's headers are set aside meanwhile: net/http writes the whole map
-// with a 1xx.
+// informational sends a 1xx status carrying the staged headers, treated
+// as the final response's are: Location and Content-Location put under the
+// deployment's prefix, and without hop-by-hop headers or those only the
+// gateway may send. Nor does it carry the gateway's request id and
+// rate-limit headers, which the gateway does not fill in until the final
+// status, or cookies: the final response is where a deployment sets them.
+// The outer writer's headers are set aside meanwhile: net/http writes the
+// whole map with a 1xx.
 func (w *relay) informational(code int) {
 	removeHopByHop(w.staged)
-	stripGatewayOwned(w.staged)
-	delete(w.staged, "Set-Cookie")
-	delete(w.staged, "X-Request-Id")
+	for k := range w.staged {
+		if k == "Set-Cookie" || gatewayOwned(k) || gatewayReport(k) {
+			delete(w.staged, k)
+		}
+	}
+	if t := w.target; t != nil && t.Upstream != nil {
+		scopeLocations(w.staged, t)
+	}
 
 	h := w.w.Header()
 	saved := make(http.Header, len(h))

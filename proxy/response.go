@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"errors"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -66,29 +65,49 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 // services and CORS.
 func stripGatewayOwned(h http.Header) {
 	for k := range h {
-		switch {
-		case k == "Strict-Transport-Security", k == "Clear-Site-Data", k == "Alt-Svc",
-			strings.HasPrefix(k, "Access-Control-"):
+		if gatewayOwned(k) {
 			delete(h, k)
 		}
 	}
 }
 
+// gatewayOwned reports whether k, in canonical form, names a header whose
+// policy belongs to the gateway alone.
+func gatewayOwned(k string) bool {
+	switch {
+	case k == "Strict-Transport-Security", k == "Clear-Site-Data", k == "Alt-Svc",
+		strings.HasPrefix(k, "Access-Control-"):
+		return true
+	}
+	return false
+}
+
+// gatewayReport reports whether k, in canonical form, names a header in
+// which the gateway reports on the request itself: its request id and the
+// rate-limit state its middleware sends. A final response keeps the
+// deployment's value only where the gateway set none (see addHeaders);
+// informational responses and trailers, which the gateway does not fill
+// in, carry none from the deployment, so that none can contradict it.
+func gatewayReport(k string) bool {
+	switch k {
+	case "X-Request-Id", "Ratelimit", "Ratelimit-Policy",
+		"X-Ratelimit-Limit", "X-Ratelimit-Remaining", "X-Ratelimit-Reset":
+		return true
+	}
+	return false
+}
+
 // scopeToPrefix rewrites Location, Content-Location and Set-Cookie so that
 // they point under t.Prefix.
 func (p *Proxy) scopeToPrefix(h http.Header, t *Target) {
-	base := upstreamBase(t.Upstream)
-	prefix := strings.TrimSuffix(t.Prefix, "/")
-	for _, k := range [...]string{"Location", "Content-Location"} {
-		for i, v := range h[k] {
-			h[k][i] = publicLocation(v, t.Upstream, base, prefix, upstreamPath(t))
-		}
-	}
+	scopeLocations(h, t)
 
 	cookies := h["Set-Cookie"]
 	if len(cookies) == 0 {
 		return
 	}
+	base := upstreamBase(t.Upstream)
+	prefix := strings.TrimSuffix(t.Prefix, "/")
 	kept := cookies[:0]
 	for _, v := range cookies {
 		out, name, drop := scopeSetCookie(v, p.sessionCookie, base, prefix)
@@ -106,6 +125,18 @@ func (p *Proxy) scopeToPrefix(h http.Header, t *Target) {
 		return
 	}
 	h["Set-Cookie"] = kept
+}
+
+// scopeLocations rewrites Location and Content-Location so that they point
+// under t.Prefix (see publicLocation).
+func scopeLocations(h http.Header, t *Target) {
+	base := upstreamBase(t.Upstream)
+	prefix := strings.TrimSuffix(t.Prefix, "/")
+	for _, k := range [...]string{"Location", "Content-Location"} {
+		for i, v := range h[k] {
+			h[k][i] = publicLocation(v, t.Upstream, base, prefix, upstreamPath(t))
+		}
+	}
 }
 
 // publicLocation maps a Location or Content-Location value to the client's
@@ -278,31 +309,4 @@ func removeHopByHop(h http.Header) {
 	for _, k := range hopByHop {
 		delete(h, k)
 	}
-}
-
-// scrubTrailers keeps the headers only the gateway may send out of the
-// trailer section too. Announced trailer names are filtered now; their
-// values arrive with the end of the body, so they are filtered again there,
-// before ReverseProxy copies them.
-func scrubTrailers(res *http.Response) {
-	if len(res.Trailer) == 0 {
-		return
-	}
-	stripGatewayOwned(res.Trailer)
-	res.Body = &trailerScrubber{ReadCloser: res.Body, trailer: res.Trailer}
-}
-
-// trailerScrubber removes gateway-owned names from a response's trailers
-// once the body, and with it the trailer section, has been read.
-type trailerScrubber struct {
-	io.ReadCloser
-	trailer http.Header
-}
-
-func (b *trailerScrubber) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	if err == io.EOF {
-		stripGatewayOwned(b.trailer)
-	}
-	return n, err
 }

@@ -296,6 +296,49 @@ func TestGatewayOwnedTrailersRemoved(t *testing.T) {
 	}
 }
 
+// Trailers leave after the gateway's headers, so they are a second chance
+// for a deployment to say what only the gateway says, whether it announces
+// them in a Trailer header or not: net/http collects unannounced ones too.
+func TestGatewayHeadersNeverArriveAsTrailers(t *testing.T) {
+	const trailers = "Access-Control-Allow-Origin: *\r\n" +
+		"Strict-Transport-Security: max-age=0\r\n" +
+		"Clear-Site-Data: \"*\"\r\n" +
+		"Set-Cookie: gw_session=x; Path=/\r\n" +
+		"X-Request-Id: FORGED\r\n" +
+		"X-RateLimit-Remaining: 999\r\n" +
+		"RateLimit: \"user\";r=999;t=1\r\n" +
+		"Retry-After: 0\r\n" +
+		"Location: http://10.0.0.11:8080/internal\r\n" +
+		"Content-Type: text/html\r\n" +
+		"Content-Length: 999\r\n" +
+		"Keep-Alive: timeout=1\r\n" +
+		"X-Checksum: abc\r\n"
+	tests := []struct{ name, header string }{
+		{"unannounced", ""},
+		{"announced", "Trailer: Access-Control-Allow-Origin, Set-Cookie, X-Request-Id, " +
+			"X-RateLimit-Remaining, RateLimit, Location, Content-Type, X-Checksum\r\n"},
+		// An event stream is read through the endpoint rewriter.
+		{"event stream", "Content-Type: text/event-stream\r\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			up := rawUpstream(t, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"+tt.header+
+				"\r\n2\r\nok\r\n0\r\n"+trailers+"\r\n")
+			g := newGateway(t, Config{}, gatewayOptions{upstreams: map[string]string{"dep-1": up}})
+
+			res, body := do(t, newRequest(t, "GET", g.url("dep-1", "/"), nil))
+
+			if string(body) != "ok" {
+				t.Errorf("body = %q, want %q", body, "ok")
+			}
+			want := http.Header{"X-Checksum": {"abc"}}
+			if diff := cmp.Diff(want, res.Trailer); diff != "" {
+				t.Errorf("trailers at the client (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 // rawUpstream answers every request with the bytes of response, as a
 // deployment that writes its own HTTP would, and returns its URL.
 func rawUpstream(t *testing.T, response string) string {

@@ -63,6 +63,46 @@ func TestEarlyHintsRelayedWithoutHopByHopHeaders(t *testing.T) {
 	wantSecurityHeaders(t, res.Header, "SAMEORIGIN")
 }
 
+// A 103 is scoped like the final response: its Location cannot show the
+// client the deployment's internal address, nor its headers speak for the
+// gateway.
+func TestEarlyHintsScopedToDeployment(t *testing.T) {
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Location", "http://"+r.Host+"/base/next")
+		h.Set("Content-Location", "/base/doc")
+		h.Set("Link", "</style.css>; rel=preload; as=style")
+		h.Set("X-RateLimit-Remaining", "999")
+		h.Set("Access-Control-Allow-Origin", "*")
+		w.WriteHeader(http.StatusEarlyHints)
+		clear(h)
+		w.Write([]byte("done"))
+	})
+	g := newGateway(t, Config{},
+		gatewayOptions{upstreams: map[string]string{"dep-1": up.URL + "/base"}})
+	var hints []http.Header
+	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+		if code == http.StatusEarlyHints {
+			hints = append(hints, http.Header(h).Clone())
+		}
+		return nil
+	}}
+	req := newRequest(t, "GET", g.url("dep-1", "/"), nil)
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
+
+	do(t, req)
+
+	const prefix = gatewayPrefix + "dep-1"
+	want := []http.Header{{
+		"Location":         {prefix + "/next"},
+		"Content-Location": {prefix + "/doc"},
+		"Link":             {"</style.css>; rel=preload; as=style"},
+	}}
+	if diff := cmp.Diff(want, hints); diff != "" {
+		t.Errorf("103 headers at the client (-want +got):\n%s", diff)
+	}
+}
+
 func TestExpectContinueWithEarlyRefusal(t *testing.T) {
 	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="app"`)

@@ -43,17 +43,19 @@ type nodeKey struct{}
 
 // targetNode is the context node [NewContext] adds. Besides the target it
 // holds room for the per-request state of one request the [Proxy] serves
-// under it, its relay and its forwarding header values, so that the target
-// and that state cost one allocation rather than four. The room is lent
-// once: further requests served under the same context (sequentially or
-// at the same time) get state of their own.
+// under it, its relay, its forwarding header values and the wrapper that
+// filters its response's trailers, so that the target and that state cost
+// one allocation rather than five. The room is lent once: further requests
+// served under the same context (sequentially or at the same time) get
+// state of their own.
 type targetNode struct {
 	context.Context
 	t Target
 
-	relayLent, valuesLent atomic.Bool
-	relay                 relay
-	values                [forwardedHeaders]string
+	relayLent, valuesLent, trailersLent atomic.Bool
+	relay                               relay
+	values                              [forwardedHeaders]string
+	trailers                            trailerScrubber
 }
 
 // Value returns the target for its key, the node for nodeKey, and asks the
@@ -86,14 +88,24 @@ func FromContext(ctx context.Context) (*Target, bool) {
 	return t, ok && t != nil
 }
 
-// newRelay returns a relay for one response to w: the one the target node
-// in ctx lends, when it has not lent it yet, or a new one.
-func newRelay(ctx context.Context, w http.ResponseWriter) *relay {
+// newRelay returns a relay for one response to w, from the deployment of
+// target t: the one the target node in ctx lends, when it has not lent it
+// yet, or a new one.
+func newRelay(ctx context.Context, w http.ResponseWriter, t *Target) *relay {
 	if n, ok := ctx.Value(nodeKey{}).(*targetNode); ok && n.relayLent.CompareAndSwap(false, true) {
-		n.relay = relay{w: w}
+		n.relay = relay{w: w, target: t}
 		return &n.relay
 	}
-	return &relay{w: w}
+	return &relay{w: w, target: t}
+}
+
+// newTrailerScrubber returns an empty trailer scrubber: the one the target
+// node in ctx lends, when it has not lent it yet, or a new one.
+func newTrailerScrubber(ctx context.Context) *trailerScrubber {
+	if n, ok := ctx.Value(nodeKey{}).(*targetNode); ok && n.trailersLent.CompareAndSwap(false, true) {
+		return &n.trailers
+	}
+	return new(trailerScrubber)
 }
 
 // forwardedValues returns an empty slice with room for the values of the
