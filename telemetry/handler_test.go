@@ -2,6 +2,7 @@ package telemetry_test
 
 import (
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -224,7 +225,9 @@ func TestAccessLogLinePerRequest(t *testing.T) {
 			t.Errorf("%s: upstream %v (logged %vms), duration_ms %v", sc.name,
 				recs[i].UpstreamDuration, upstream, line["duration_ms"])
 		}
-		if recs[i].UpstreamDuration.Microseconds() != int64(upstream*1000) {
+		// The log has milliseconds to the microsecond; 1.001 ms times
+		// 1000 is 1000.9999... in floating point, so round, not truncate.
+		if recs[i].UpstreamDuration.Microseconds() != int64(math.Round(upstream*1000)) {
 			t.Errorf("%s: Record.UpstreamDuration %v, logged %vms",
 				sc.name, recs[i].UpstreamDuration, upstream)
 		}
