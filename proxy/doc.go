@@ -52,11 +52,12 @@
 // The deployment is served under a sub-path it may not know about, so the
 // proxy rewrites:
 //
-//   - Location and Content-Location: an absolute path, or an absolute URL
-//     on the upstream's own scheme and host, is put under Target.Prefix,
-//     after the upstream's base path is taken off. Relative references and
-//     other hosts are left alone. A path already under the prefix, from an
-//     application that honours X-Forwarded-Prefix, is kept.
+//   - Location, Content-Location and the URL in Refresh: an absolute
+//     path, or an absolute URL on the upstream's own scheme and host, is
+//     put under Target.Prefix, after the upstream's base path is taken
+//     off. Relative references and other hosts are left alone. A path
+//     already under the prefix, from an application that honours
+//     X-Forwarded-Prefix, is kept.
 //   - Set-Cookie, textually, so unknown attributes survive: Domain is
 //     removed and Path is mapped under the prefix the same way (a missing
 //     or root Path becomes the prefix). Cookies named like the platform's
@@ -97,9 +98,10 @@
 // chose, goes out through the outer writer so middleware sees status 101.
 // An upstream that refuses the upgrade has its answer relayed as is. A
 // client that goes away cancels the upstream request. 1xx responses are
-// relayed with Location and Content-Location put under the prefix as in
-// the final response, and without hop-by-hop, Connection-nominated or
-// gateway-owned headers, X-Request-Id, the rate-limit headers or cookies.
+// relayed with Location, Content-Location and Refresh put under the prefix
+// as in the final response, and without hop-by-hop, Connection-nominated
+// or gateway-owned headers, X-Request-Id, the rate-limit headers or
+// cookies.
 //
 // When copying a response body fails halfway, usually because the client
 // went away, ReverseProxy ends the handler by panicking with

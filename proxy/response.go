@@ -127,8 +127,8 @@ func (p *Proxy) scopeToPrefix(h http.Header, t *Target) {
 	h["Set-Cookie"] = kept
 }
 
-// scopeLocations rewrites Location and Content-Location so that they point
-// under t.Prefix (see publicLocation).
+// scopeLocations rewrites Location, Content-Location and the URL of a
+// Refresh header so that they point under t.Prefix (see publicLocation).
 func scopeLocations(h http.Header, t *Target) {
 	base := upstreamBase(t.Upstream)
 	prefix := strings.TrimSuffix(t.Prefix, "/")
@@ -137,6 +137,49 @@ func scopeLocations(h http.Header, t *Target) {
 			h[k][i] = publicLocation(v, t.Upstream, base, prefix, upstreamPath(t))
 		}
 	}
+	for i, v := range h["Refresh"] {
+		if at, end := refreshURL(v); at < end {
+			h["Refresh"][i] = v[:at] + publicLocation(v[at:end], t.Upstream, base, prefix, upstreamPath(t)) + v[end:]
+		}
+	}
+}
+
+// refreshURL finds the URL in a Refresh header ("5; url=/next"), as
+// browsers read it: after the delay, a semicolon or comma, and an optional
+// "url=", quoted or not. It returns where the URL starts and ends in v,
+// or at == end when there is none.
+func refreshURL(v string) (at, end int) {
+	i := 0
+	skip := func(set string) {
+		for i < len(v) && strings.IndexByte(set, v[i]) >= 0 {
+			i++
+		}
+	}
+	skip(" \t\n\r\f")
+	skip("0123456789.")
+	skip(" \t\n\r\f")
+	if i < len(v) && (v[i] == ';' || v[i] == ',') {
+		i++
+	}
+	skip(" \t\n\r\f")
+	if len(v)-i >= 3 && strings.EqualFold(v[i:i+3], "url") {
+		j := i + 3
+		for j < len(v) && strings.IndexByte(" \t\n\r\f", v[j]) >= 0 {
+			j++
+		}
+		if j < len(v) && v[j] == '=' {
+			i = j + 1
+			skip(" \t\n\r\f")
+		}
+	}
+	end = len(v)
+	if i < len(v) && (v[i] == '"' || v[i] == '\'') {
+		if k := strings.IndexByte(v[i+1:], v[i]); k >= 0 {
+			end = i + 1 + k
+		}
+		i++
+	}
+	return i, end
 }
 
 // publicLocation maps a Location or Content-Location value to the client's

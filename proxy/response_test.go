@@ -379,3 +379,26 @@ func TestStatusOutsideRangeIs502(t *testing.T) {
 		}
 	}
 }
+
+// A Refresh header redirects as Location does, so its URL is scoped the
+// same way, however the browser would find it in the value.
+func TestRefreshPutUnderPrefix(t *testing.T) {
+	upstream, _ := url.Parse("http://10.0.0.11:8080/base/")
+	target := &Target{Upstream: upstream, Prefix: gatewayPrefix + "dep-1", Path: "/"}
+	prefix := gatewayPrefix + "dep-1"
+	for in, want := range map[string]string{
+		"0; url=http://10.0.0.11:8080/base/next": "0; url=" + prefix + "/next",
+		"5;URL='/base/next'":                     "5;URL='" + prefix + "/next'",
+		`3, url = "/../../user-2/dep-2/"`:        `3, url = "` + prefix + `/user-2/dep-2/"`,
+		"1.5 ; /base/x":                          "1.5 ; " + prefix + "/x",
+		"0;url=//10.0.0.11:8080/base/y":          "0;url=" + prefix + "/y",
+		"10":                                     "10",
+		"0; url=https://elsewhere.example/":      "0; url=https://elsewhere.example/",
+	} {
+		h := http.Header{"Refresh": {in}}
+		scopeLocations(h, target)
+		if got := h.Get("Refresh"); got != want {
+			t.Errorf("Refresh %q: got %q, want %q", in, got, want)
+		}
+	}
+}
