@@ -1,9 +1,12 @@
 package gateway_test
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
+	"net/textproto"
 	"strings"
 	"testing"
 	"time"
@@ -110,4 +113,70 @@ func (f *fixture) rawBody(t *testing.T, method, path, body string, headers ...st
 		t.Fatal(err)
 	}
 	return resp
+}
+
+// The proxy keeps the gateway's own report (its request id and every
+// rate-limit header the limiter may send) out of the headers a deployment
+// sends in a 1xx response and in trailers, where the gateway does not fill
+// them in. The proxy names those headers itself, as it may not import the
+// limiter; this ties its list to the limiter's. Retry-After, which the
+// limiter exposes too, is the deployment's to send as well, in its own
+// answers, and a 1xx may carry it.
+func TestDeploymentCannotReportForTheGatewayLater(t *testing.T) {
+	var reported []string
+	for _, name := range append(limit.ExposedHeaders(), "X-Request-Id") {
+		if name != "Retry-After" {
+			reported = append(reported, name)
+		}
+	}
+	forged := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, name := range reported {
+			w.Header().Set(name, "forged")
+		}
+		w.WriteHeader(http.StatusEarlyHints)
+		for _, name := range reported {
+			w.Header().Del(name)
+		}
+		io.WriteString(w, "body")
+		for _, name := range reported {
+			w.Header().Set(http.TrailerPrefix+name, "forged")
+		}
+	}))
+	t.Cleanup(forged.Close)
+	f := newFixture(t, gateway.Config{})
+	f.store.deps["dep-4"] = gateway.Deployment{ID: "dep-4", OwnerID: "user-1",
+		Status: gateway.StatusRunning, UpstreamURL: forged.URL}
+
+	var early []http.Header
+	ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+		Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+			early = append(early, http.Header(h))
+			return nil
+		},
+	})
+	req, _ := http.NewRequestWithContext(ctx, "GET", f.srv.URL+"/api/gateway/user-1/dep-4/", nil)
+	req.Header.Set("Authorization", "Bearer "+tokenUser1)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.ReadAll(res.Body)
+	res.Body.Close()
+
+	if len(early) != 1 {
+		t.Fatalf("got %d informational responses, want the 103", len(early))
+	}
+	for _, name := range reported {
+		if v := early[0].Values(name); len(v) != 0 {
+			t.Errorf("103 carries %s %q from the deployment", name, v)
+		}
+		if v := res.Trailer.Values(name); len(v) != 0 {
+			t.Errorf("trailers carry %s %q from the deployment", name, v)
+		}
+		for _, v := range res.Header.Values(name) {
+			if v == "forged" {
+				t.Errorf("the final header section carries the deployment's %s", name)
+			}
+		}
+	}
 }
