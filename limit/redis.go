@@ -36,7 +36,13 @@ var ErrStoreBusy = errors.New("limit: too many limit store calls in flight")
 // its own. Only a client of one server or of a failover group (a
 // [*redis.Client]) batches: a cluster or ring may hold the keys of one
 // request on different servers, so with any other client TakeAll takes the
-// counters one round trip each.
+// counters one round trip each. A pipeline waits for Redis as long as the
+// longest deadline among its callers; callers without a deadline leave it
+// to the client's ReadTimeout, so give TakeAll a deadline (the [Limiter]
+// always does) when the client has none.
+//
+// Scripts are sent once: a call whose connection is lost fails rather
+// than being sent again, since Redis may have counted it already.
 //
 // Take and TakeAll return as soon as their context is done, even if the
 // client is still waiting for Redis: go-redis ignores context deadlines
