@@ -115,10 +115,13 @@ type endpointRewriter struct {
 	off  int
 	err  error // the error body returned, reported once out is drained
 
-	endpoint bool // the current event is an endpoint event
-	sawData  bool // data of the current event has passed, unrewritten or not
-	long     bool // the current line outgrew maxEventLine and passes through
-	afterCR  bool // the last line ended in CR, so a leading LF belongs to it
+	endpoint  bool // the current event is an endpoint event
+	sawData   bool // data of the current event has passed, unrewritten or not
+	long      bool // the current line outgrew maxEventLine
+	dropLong  bool // and is dropped rather than passed through
+	started   bool // the first line has been read
+	afterCR   bool // the last line ended in CR, so a leading LF belongs to it
+	droppedCR bool // and that line was dropped, so that LF goes too
 }
 
 func newEndpointRewriter(body io.ReadCloser, rewrite func(string) string) *endpointRewriter {
@@ -136,9 +139,11 @@ func (r *endpointRewriter) Read(p []byte) (int, error) {
 		n, err := r.body.Read(r.buf)
 		r.feed(r.buf[:n])
 		if err != nil {
-			// The stream ended: a held-back line leaves as it is.
-			r.out = append(r.out, r.line...)
-			r.line = r.line[:0]
+			// The stream ended: a held-back line is read as a line, as
+			// clients read it, and leaves without a terminator.
+			if len(r.line) > 0 || r.long {
+				r.finish(0, false)
+			}
 			r.err = err
 		}
 	}
@@ -157,8 +162,12 @@ func (r *endpointRewriter) feed(b []byte) {
 	for len(b) > 0 {
 		if r.afterCR {
 			r.afterCR = false
+			dropped := r.droppedCR
+			r.droppedCR = false
 			if b[0] == '\n' {
-				r.out = append(r.out, '\n')
+				if !dropped {
+					r.out = append(r.out, '\n')
+				}
 				b = b[1:]
 				continue
 			}
@@ -175,46 +184,73 @@ func (r *endpointRewriter) feed(b []byte) {
 }
 
 // hold adds b to the current line, or passes it through once the line is
-// too long to hold back. Inside an endpoint event such a line is dropped
-// instead, terminator and all: passed through, it could name any host.
+// too long to hold back. Such a line is dropped instead, terminator and
+// all, when it may matter to an endpoint event: inside one, where it could
+// name any host, and when it is an event field, whose name clients read
+// however long it is.
 func (r *endpointRewriter) hold(b []byte) {
 	if r.long {
-		if !r.endpoint {
+		if !r.dropLong {
 			r.out = append(r.out, b...)
 		}
 		return
 	}
 	r.line = append(r.line, b...)
 	if len(r.line) > maxEventLine {
-		if !r.endpoint {
-			r.out = append(r.out, r.line...)
+		line := r.takeLine()
+		name, _, _ := eventField(line)
+		r.dropLong = r.endpoint || string(name) == "event"
+		if !r.dropLong {
+			r.out = append(r.out, line...)
+			r.sawData = true // whatever the line was, it passed unread
 		}
 		r.line = r.line[:0]
 		r.long = true
-		r.sawData = true // whatever the line was, it passed unread
 	}
 }
 
-// endLine moves the current line and its terminator to out, rewritten if
-// it is the data of an endpoint event, and follows the event's fields.
+// takeLine returns the current line, without the byte order mark that
+// may open the stream: clients ignore one, so it must not hide the name
+// of the first field from the proxy.
+func (r *endpointRewriter) takeLine() []byte {
+	line := r.line
+	if !r.started {
+		r.started = true
+		line = bytes.TrimPrefix(line, []byte("\uFEFF"))
+	}
+	return line
+}
+
+// endLine moves the current line and its terminator to out.
 func (r *endpointRewriter) endLine(term byte) {
 	r.afterCR = term == '\r'
+	r.finish(term, true)
+}
+
+// finish moves the current line to out, rewritten if it is the data of an
+// endpoint event, and its terminator when it has one, and follows the
+// event's fields.
+func (r *endpointRewriter) finish(term byte, terminated bool) {
 	if r.long {
-		r.long = false
-		if !r.endpoint {
+		drop := r.dropLong
+		r.long, r.dropLong = false, false
+		switch {
+		case drop:
+			// A CR ending a dropped line takes its LF along.
+			r.droppedCR = r.afterCR
+		case terminated:
 			r.out = append(r.out, term)
 		}
 		return
 	}
 
-	line := r.line
+	line := r.takeLine()
 	r.line = r.line[:0]
 	name, value, at := eventField(line)
 	switch {
 	case len(line) == 0:
 		// A blank line ends the event.
 		r.endpoint, r.sawData = false, false
-		r.out = append(r.out, line...)
 	case string(name) == "event":
 		endpoint := bytes.EqualFold(bytes.TrimSpace(value), []byte("endpoint"))
 		if endpoint && r.sawData && !r.endpoint {
@@ -234,7 +270,9 @@ func (r *endpointRewriter) endLine(term byte) {
 	default:
 		r.out = append(r.out, line...)
 	}
-	r.out = append(r.out, term)
+	if terminated {
+		r.out = append(r.out, term)
+	}
 }
 
 // eventField splits an event stream line into its field name and value;

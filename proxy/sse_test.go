@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -92,9 +93,24 @@ func TestEndpointEventsRewritten(t *testing.T) {
 		{"endpoint named with spaces and in capitals",
 			"event:  Endpoint \ndata:   http://evil.example/steal  \n\n",
 			"event:  Endpoint \ndata: /gw/dep-1/steal\n\n"},
-		{"unterminated last line",
-			"event: endpoint\ndata: /a",
-			"event: endpoint\ndata: /a"},
+		{"unterminated last line, read as clients read it",
+			"event: endpoint\ndata: http://evil.example/steal",
+			"event: endpoint\ndata: /gw/dep-1/steal"},
+		{"event field too long to read is dropped",
+			"event: endpoint" + strings.Repeat(" ", maxEventLine) + "\ndata: http://evil.example/steal\n\n",
+			"data: http://evil.example/steal\n\n"},
+		{"event field padded before its name is dropped",
+			"event:" + strings.Repeat(" ", maxEventLine) + "endpoint\r\ndata: /a\r\n\r\n",
+			"data: /a\r\n\r\n"},
+		{"long event field inside an endpoint event is dropped",
+			"event: endpoint\nevent: " + long + "\ndata: /a\n\n",
+			"event: endpoint\ndata: /gw/dep-1/a\n\n"},
+		{"byte order mark opening the stream",
+			"\uFEFFevent: endpoint\ndata: /api/gateway/user-1/other/mcp\n\n",
+			"event: endpoint\ndata: /gw/dep-1/api/gateway/user-1/other/mcp\n\n"},
+		{"byte order mark later is data",
+			"data: x\n\n\uFEFFevent: endpoint\ndata: /a\n\n",
+			"data: x\n\n\uFEFFevent: endpoint\ndata: /a\n\n"},
 		{"endpoint line too long to hold back is dropped",
 			"event: endpoint\ndata: http://example.com" + long + "\n\nevent: endpoint\ndata: /a\n\n",
 			"event: endpoint\n\nevent: endpoint\ndata: /gw/dep-1/a\n\n"},
@@ -279,4 +295,118 @@ func TestUnreadableEventStreamsRefused(t *testing.T) {
 	if got := acceptEncoding.Load().([]string); len(got) != 1 || got[0] != "gzip, br" {
 		t.Errorf("a request for a page reached the deployment with Accept-Encoding %q, want it kept", got)
 	}
+}
+
+// sdkEvents reads an event stream as the official Go MCP SDK does: lines
+// end at LF (a CR before it is trimmed), a line without a colon ends the
+// stream, names are exact, values and data lines are trimmed of space,
+// and an event left open at the end is dispatched.
+func sdkEvents(stream string) (names, data []string) {
+	var name string
+	var lines []string
+	open := false
+	dispatch := func() {
+		if open {
+			names, data = append(names, name), append(data, strings.Join(lines, "\n"))
+		}
+		name, lines, open = "", nil, false
+	}
+	for line := range strings.SplitSeq(stream, "\n") {
+		line = strings.TrimRight(line, "\r\n")
+		if line == "" {
+			dispatch()
+			continue
+		}
+		before, after, ok := strings.Cut(line, ":")
+		if !ok {
+			return names, data
+		}
+		open = true
+		switch before {
+		case "event":
+			name = strings.TrimSpace(after)
+		case "data":
+			lines = append(lines, strings.TrimSpace(after))
+		}
+	}
+	dispatch()
+	return names, data
+}
+
+// specEvents reads an event stream as the HTML standard (and so the
+// TypeScript SDK's parser) does: one byte order mark ignored, lines ending
+// at CR, LF or CRLF, one space after the colon dropped, events dispatched
+// only at a blank line.
+func specEvents(stream string) (names, data []string) {
+	stream = strings.TrimPrefix(stream, "\uFEFF")
+	stream = strings.ReplaceAll(stream, "\r\n", "\n")
+	stream = strings.ReplaceAll(stream, "\r", "\n")
+	var name, buf string
+	for line := range strings.SplitSeq(stream, "\n") {
+		if line == "" {
+			if buf != "" {
+				names, data = append(names, name), append(data, strings.TrimSuffix(buf, "\n"))
+			}
+			name, buf = "", ""
+			continue
+		}
+		field, value, _ := strings.Cut(line, ":")
+		value = strings.TrimPrefix(value, " ")
+		switch field {
+		case "event":
+			name = value
+		case "data":
+			buf += value + "\n"
+		}
+	}
+	return names, data
+}
+
+// FuzzEndpointEventsStayOnDeployment: whatever stream a deployment sends,
+// read through the rewriter by either kind of client, every event a
+// client could take for an endpoint event names a URL that, resolved
+// against the stream's own URL as a browser would, stays on the gateway
+// under the deployment's prefix.
+func FuzzEndpointEventsStayOnDeployment(f *testing.F) {
+	for _, seed := range []string{
+		"event: endpoint\ndata: /message?sessionId=abc\n\n",
+		"data: http://evil.example/steal\nevent: endpoint\n\n",
+		"event:  Endpoint \r\ndata: //evil.example/x\r\n\r\n",
+		"\uFEFFevent: endpoint\ndata: /x\n\n",
+		"event: endpoint\ndata: http://evil.example/steal",
+		"event: endpoint\rdata: /../../other\r\r",
+		"event: message\ndata: {}\nevent: endpoint\n\n",
+		": comment\nid: 1\nretry: 10\nevent: endpoint\ndata: \\\\evil.example\\x\n\n",
+	} {
+		f.Add(seed, 0)
+	}
+	base, _ := url.Parse("http://gw.example/gw/dep-1/sse")
+	f.Fuzz(func(t *testing.T, stream string, pad int) {
+		if pad = pad % (2 * maxEventLine); pad > 0 {
+			// Room for lines longer than the rewriter holds back.
+			stream = strings.Replace(stream, " ", " "+strings.Repeat(" ", pad), 1)
+		}
+		out := rewriteStream(t, iotest.HalfReader(strings.NewReader(stream)))
+		for reader, read := range map[string]func(string) ([]string, []string){
+			"Go SDK": sdkEvents, "standard": specEvents,
+		} {
+			names, data := read(out)
+			for i, name := range names {
+				if !strings.EqualFold(strings.TrimSpace(name), "endpoint") || data[i] == "" {
+					continue
+				}
+				d := strings.NewReplacer("\\", "/", "\t", "", "\n", "", "\r", "").Replace(data[i])
+				u, err := url.Parse(d)
+				if err != nil {
+					continue // no client can use it
+				}
+				r := base.ResolveReference(u)
+				if p := path.Clean(r.Path); r.Scheme != "http" || r.Host != "gw.example" ||
+					!strings.HasPrefix(p+"/", "/gw/dep-1/") {
+					t.Fatalf("%s client reads endpoint %q, which leads to %s, from rewritten stream %q",
+						reader, data[i], r, out)
+				}
+			}
+		}
+	})
 }
