@@ -83,8 +83,9 @@
 // Trailers leave after the gateway's header section, where nothing can
 // check them against it, so they are held to more. Announced in a Trailer
 // header or not, they lose the headers above, X-Request-Id always,
-// hop-by-hop and Connection-nominated fields, Set-Cookie, Location and
-// Content-Location, the rate-limit headers (RateLimit, RateLimit-Policy,
+// hop-by-hop and Connection-nominated fields, Set-Cookie, Location,
+// Content-Location, Refresh and Link, page policies such as
+// X-Frame-Options and Content-Security-Policy, the rate-limit headers (RateLimit, RateLimit-Policy,
 // X-RateLimit-Limit, -Remaining and -Reset), and the fields RFC 9110 keeps
 // out of trailers, such as Content-Length, Content-Type, Cache-Control and
 // Retry-After.

@@ -312,11 +312,17 @@ func TestGatewayHeadersNeverArriveAsTrailers(t *testing.T) {
 		"Content-Type: text/html\r\n" +
 		"Content-Length: 999\r\n" +
 		"Keep-Alive: timeout=1\r\n" +
+		"Refresh: 0; url=http://10.0.0.11:8080/internal\r\n" +
+		"Link: <http://10.0.0.11:8080/style.css>; rel=preload\r\n" +
+		"X-Frame-Options: ALLOWALL\r\n" +
+		"Referrer-Policy: unsafe-url\r\n" +
+		"Content-Security-Policy: default-src *\r\n" +
 		"X-Checksum: abc\r\n"
 	tests := []struct{ name, header string }{
 		{"unannounced", ""},
 		{"announced", "Trailer: Access-Control-Allow-Origin, Set-Cookie, X-Request-Id, " +
-			"X-RateLimit-Remaining, RateLimit, Location, Content-Type, X-Checksum\r\n"},
+			"X-RateLimit-Remaining, RateLimit, Location, Content-Type, X-Frame-Options, " +
+			"Referrer-Policy, Content-Security-Policy, X-Checksum\r\n"},
 		// An event stream is read through the endpoint rewriter.
 		{"event stream", "Content-Type: text/event-stream\r\n"},
 	}

@@ -94,7 +94,13 @@ func trailerForbidden(k string) bool {
 		// The header section carries these only after the proxy has put
 		// them under the deployment's prefix; as trailers they have no
 		// use, so they are dropped rather than rewritten.
-		"Location", "Content-Location", "Set-Cookie":
+		"Location", "Content-Location", "Refresh", "Link", "Set-Cookie",
+		// Policies for the page, which the gateway's security headers
+		// may set in the header section: a second, contradicting value
+		// in the trailers would have clients that merge them pick one.
+		"X-Frame-Options", "X-Content-Type-Options", "Referrer-Policy", "Content-Security-Policy",
+		"Content-Security-Policy-Report-Only", "Permissions-Policy", "Cross-Origin-Opener-Policy",
+		"Cross-Origin-Embedder-Policy", "Cross-Origin-Resource-Policy", "X-Xss-Protection":
 		return true
 	}
 	return strings.HasPrefix(k, "If-") || slices.Contains(hopByHop, k) ||
