@@ -85,10 +85,10 @@
 // header or not, they lose the headers above, X-Request-Id always,
 // hop-by-hop and Connection-nominated fields, Set-Cookie, Location,
 // Content-Location, Refresh and Link, page policies such as
-// X-Frame-Options and Content-Security-Policy, the rate-limit headers (RateLimit, RateLimit-Policy,
-// X-RateLimit-Limit, -Remaining and -Reset), and the fields RFC 9110 keeps
-// out of trailers, such as Content-Length, Content-Type, Cache-Control and
-// Retry-After.
+// X-Frame-Options and Content-Security-Policy, the rate-limit headers
+// (RateLimit, RateLimit-Policy, X-RateLimit-Limit, -Remaining and -Reset),
+// and the fields RFC 9110 keeps out of trailers, such as Content-Length,
+// Content-Type, Cache-Control and Retry-After.
 //
 // # Streaming and upgrades
 //
