@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -515,11 +516,12 @@ const maxAuthorizationTokens = 4
 // credential of the platform, which must not reach the deployment. When
 // the bearer token authenticated the request, they do. When the session
 // cookie did, they may hold the application's own token, which must pass,
-// or a platform token sent along with the cookie, which must not. Every
-// token-looking element of every Authorization header (a header may list
-// several, comma-separated, and a token may come with or without a
-// scheme) is shown to the verifier alone, as a bearer token; only when it
-// refuses them all are the headers taken for the application's. A
+// or a platform token sent along with the cookie, which must not. What
+// may be a credential in every element of every Authorization header (a
+// header may list several, comma-separated, and a token may come with or
+// without a scheme, or inside Basic credentials; see credentialsIn) is
+// shown to the verifier alone, as a bearer token; only when it refuses
+// them all are the headers taken for the application's. A
 // verifier that cannot decide counts as a yes: a broken app request is
 // better than a leaked platform token. So do more than
 // maxAuthorizationTokens elements, which no application sends: each costs
@@ -539,18 +541,54 @@ func (g *Gateway) carriesPlatformToken(ctx context.Context, r *http.Request,
 	checked := 0
 	for _, v := range values {
 		for element := range strings.SplitSeq(v, ",") {
-			fields := strings.Fields(element)
-			if len(fields) == 0 {
-				continue
+			for _, token := range credentialsIn(element) {
+				if checked++; checked > maxAuthorizationTokens {
+					return true
+				}
+				probe.Header.Set("Authorization", "Bearer "+token)
+				if _, err := g.verifier.Verify(probe); !errors.Is(err, auth.ErrUnauthenticated) {
+					return true
+				}
 			}
-			if checked++; checked > maxAuthorizationTokens {
-				return true
+		}
+	}
+	return false
+}
+
+// credentialsIn returns what may be a credential in one element of an
+// Authorization header: every word but a scheme's name, without the
+// quotes or semicolon a careless client leaves around it, and for Basic
+// the user name and password it encodes. Well-formed headers give one
+// ("Bearer x", "Token x", a bare "x"); the rest must not hide a platform
+// token behind a word more.
+func credentialsIn(element string) []string {
+	var found []string
+	fields := strings.Fields(element)
+	for i, f := range fields {
+		f = strings.Trim(f, `"';`)
+		switch {
+		case f == "":
+			continue
+		case i < len(fields)-1 && isAuthScheme(f):
+			continue
+		}
+		found = append(found, f)
+		if i > 0 && strings.EqualFold(fields[0], "Basic") {
+			if raw, err := base64.StdEncoding.DecodeString(f); err == nil {
+				user, password, _ := strings.Cut(string(raw), ":")
+				found = append(found, user, password)
 			}
-			token := fields[len(fields)-1] // "Bearer x", "Token x" or a bare "x"
-			probe.Header.Set("Authorization", "Bearer "+token)
-			if _, err := g.verifier.Verify(probe); !errors.Is(err, auth.ErrUnauthenticated) {
-				return true
-			}
+		}
+	}
+	return found
+}
+
+// isAuthScheme reports whether word names a common HTTP authentication
+// scheme, which is never a credential itself.
+func isAuthScheme(word string) bool {
+	for _, scheme := range [...]string{"Bearer", "Basic", "Token", "Digest"} {
+		if strings.EqualFold(word, scheme) {
+			return true
 		}
 	}
 	return false

@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -565,6 +566,11 @@ func TestOnlyTheConsumedCredentialIsStripped(t *testing.T) {
 		{"Authorization: Bearer " + tokenUser2 + ", Bearer app-jwt-123"},
 		{"Authorization: " + tokenUser1},
 		{"Authorization: Token " + tokenUser1},
+		{"Authorization: Bearer " + tokenUser1 + " x"},
+		{"Authorization: Bearer " + tokenUser1 + ";"},
+		{`Authorization: Bearer "` + tokenUser1 + `"`},
+		{"Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte("user:"+tokenUser1))},
+		{"Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte(tokenUser2+":"))},
 	} {
 		f.get(t, "/api/gateway/user-1/dep-1/whoami", "", append(headers, "Cookie: gw_session=S1")...)
 		if a := f.dep1.lastRequest().Header.Values("Authorization"); len(a) != 0 {
