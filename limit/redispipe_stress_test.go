@@ -433,12 +433,7 @@ func TestPipelineScriptsFlushedDuringReloadStillCounted(t *testing.T) {
 	}})
 	p := &pipeliner{client: client}
 	slots := make(chan struct{}, 2)
-	var batch []*scriptCall
-	for _, key := range []string{"a", "b"} {
-		slots <- struct{}{}
-		batch = append(batch, &scriptCall{ctx: context.Background(), keys: []string{key},
-			args: []any{int64(60_000), int64(10)}, done: make(chan struct{}), slot: slots})
-	}
+	batch := psBatch(slots, "a", "b")
 
 	p.send(batch)
 
@@ -796,12 +791,7 @@ func TestPipelineLostConnectionDoesNotCountTwice(t *testing.T) {
 	}
 	p := &pipeliner{client: client}
 	slots := make(chan struct{}, 3)
-	var batch []*scriptCall
-	for _, key := range []string{"a", "b", "c"} {
-		slots <- struct{}{}
-		batch = append(batch, &scriptCall{ctx: context.Background(), keys: []string{key},
-			args: []any{int64(60_000), int64(10)}, done: make(chan struct{}), slot: slots})
-	}
+	batch := psBatch(slots, "a", "b", "c")
 
 	p.send(batch)
 
@@ -852,4 +842,16 @@ func TestTakeLostConnectionDoesNotCountTwice(t *testing.T) {
 	if err == nil && got != "1" {
 		t.Errorf("Take answered, but its counter is %q", got)
 	}
+}
+
+// psBatch returns one queued call per key, each counting its own key with
+// a limit of 10 a minute and holding a place in slots.
+func psBatch(slots chan struct{}, keys ...string) []*scriptCall {
+	var batch []*scriptCall
+	for _, key := range keys {
+		slots <- struct{}{}
+		batch = append(batch, &scriptCall{ctx: context.Background(), keys: []string{key},
+			args: []any{int64(60_000), int64(10)}, done: make(chan struct{}), slot: slots})
+	}
+	return batch
 }

@@ -37,17 +37,7 @@ func TestEarlyHintsRelayedWithoutHopByHopHeaders(t *testing.T) {
 		w.Write([]byte("done"))
 	})
 	g := newGateway(t, Config{}, gatewayOptions{upstreams: map[string]string{"dep-1": up.URL}})
-	var hints []http.Header
-	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
-		if code == http.StatusEarlyHints {
-			hints = append(hints, http.Header(h).Clone())
-		}
-		return nil
-	}}
-	req := newRequest(t, "GET", g.url("dep-1", "/"), nil)
-	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
-
-	res, body := do(t, req)
+	res, body, hints := getWithEarlyHints(t, g.url("dep-1", "/"))
 
 	want := []http.Header{{"Link": {"</style.css>; rel=preload; as=style"}}}
 	if diff := cmp.Diff(want, hints); diff != "" {
@@ -80,17 +70,7 @@ func TestEarlyHintsScopedToDeployment(t *testing.T) {
 	})
 	g := newGateway(t, Config{},
 		gatewayOptions{upstreams: map[string]string{"dep-1": up.URL + "/base"}})
-	var hints []http.Header
-	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
-		if code == http.StatusEarlyHints {
-			hints = append(hints, http.Header(h).Clone())
-		}
-		return nil
-	}}
-	req := newRequest(t, "GET", g.url("dep-1", "/"), nil)
-	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
-
-	do(t, req)
+	_, _, hints := getWithEarlyHints(t, g.url("dep-1", "/"))
 
 	const prefix = gatewayPrefix + "dep-1"
 	want := []http.Header{{
@@ -589,4 +569,21 @@ func TestTrailersRelayed(t *testing.T) {
 // wsURL turns an http:// URL into a ws:// one.
 func wsURL(httpURL string) string {
 	return "ws" + strings.TrimPrefix(httpURL, "http")
+}
+
+// getWithEarlyHints GETs url and returns the final response with its body,
+// and the header sections of the 103 responses that came before it.
+func getWithEarlyHints(t *testing.T, url string) (*http.Response, []byte, []http.Header) {
+	t.Helper()
+	var hints []http.Header
+	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+		if code == http.StatusEarlyHints {
+			hints = append(hints, http.Header(h).Clone())
+		}
+		return nil
+	}}
+	req := newRequest(t, "GET", url, nil)
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
+	res, body := do(t, req)
+	return res, body, hints
 }
