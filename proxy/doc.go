@@ -52,10 +52,10 @@
 // The deployment is served under a sub-path it may not know about, so the
 // proxy rewrites:
 //
-//   - Location, Content-Location and the URL in Refresh: an absolute
-//     path, or an absolute URL on the upstream's own scheme and host, is
-//     put under Target.Prefix, after the upstream's base path is taken
-//     off. Relative references and other hosts are left alone. A path
+//   - Location, Content-Location, the URL in Refresh and the targets of
+//     Link: an absolute path, or an absolute URL on the upstream's own
+//     scheme and host, is put under Target.Prefix, after the upstream's
+//     base path is taken off. Relative references and other hosts are left alone. A path
 //     already under the prefix, from an application that honours
 //     X-Forwarded-Prefix, is kept.
 //   - Set-Cookie, textually, so unknown attributes survive: Domain is
@@ -99,8 +99,8 @@
 // chose, goes out through the outer writer so middleware sees status 101.
 // An upstream that refuses the upgrade has its answer relayed as is. A
 // client that goes away cancels the upstream request. 1xx responses are
-// relayed with Location, Content-Location and Refresh put under the prefix
-// as in the final response, and without hop-by-hop, Connection-nominated
+// relayed with Location, Content-Location, Refresh and Link put under the
+// prefix as in the final response, and without hop-by-hop, Connection-nominated
 // or gateway-owned headers, X-Request-Id, the rate-limit headers or
 // cookies.
 //
@@ -130,12 +130,13 @@
 // deployment on its own hostname for that.
 //
 // Only headers and endpoint events are rewritten: absolute paths inside
-// HTML, CSS, JavaScript or Link headers still point at the origin's root,
-// so applications should use relative links or honour X-Forwarded-Prefix.
-// An endpoint event is rewritten only when its event field comes before its
-// data, as MCP server libraries write it, and not when the stream is
-// compressed. Paths are mapped under
-// the prefix even when they lie outside the upstream's base path.
+// HTML, CSS or JavaScript still point at the origin's root, so
+// applications should use relative links or honour X-Forwarded-Prefix.
+// An endpoint event's data is rewritten when its event field comes before
+// it, as MCP server libraries write it; an endpoint field that comes after
+// data is turned into a comment instead, and a compressed event stream is
+// refused (502). Paths are mapped under the prefix even when they lie
+// outside the upstream's base path.
 //
 // Upstream requests use HTTP/1.1 (see [NewTransport]). WebSocket over
 // HTTP/2 (extended CONNECT) is not proxied. An upload and a download do

@@ -127,8 +127,9 @@ func (p *Proxy) scopeToPrefix(h http.Header, t *Target) {
 	h["Set-Cookie"] = kept
 }
 
-// scopeLocations rewrites Location, Content-Location and the URL of a
-// Refresh header so that they point under t.Prefix (see publicLocation).
+// scopeLocations rewrites Location, Content-Location, the URL of a Refresh
+// header and the targets of Link headers so that they point under t.Prefix
+// (see publicLocation).
 func scopeLocations(h http.Header, t *Target) {
 	base := upstreamBase(t.Upstream)
 	prefix := strings.TrimSuffix(t.Prefix, "/")
@@ -142,6 +143,46 @@ func scopeLocations(h http.Header, t *Target) {
 			h["Refresh"][i] = v[:at] + publicLocation(v[at:end], t.Upstream, base, prefix, upstreamPath(t)) + v[end:]
 		}
 	}
+	for i, v := range h["Link"] {
+		h["Link"][i] = mapLinkTargets(v, func(u string) string {
+			return publicLocation(u, t.Upstream, base, prefix, upstreamPath(t))
+		})
+	}
+}
+
+// mapLinkTargets applies public to the target of every link in a Link
+// header value (RFC 8288: "<uri>; rel=preload, <uri>; ..."), leaving the
+// parameters, quoted strings included, as they are.
+func mapLinkTargets(v string, public func(string) string) string {
+	if strings.IndexByte(v, '<') < 0 {
+		return v
+	}
+	var b strings.Builder
+	quoted := false
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case quoted && c == '\\' && i+1 < len(v):
+			b.WriteByte(c)
+			i++
+			c = v[i]
+		case c == '"':
+			quoted = !quoted
+		case !quoted && c == '<':
+			end := strings.IndexByte(v[i+1:], '>')
+			if end < 0 {
+				b.WriteString(v[i:])
+				return b.String()
+			}
+			b.WriteByte('<')
+			b.WriteString(public(v[i+1 : i+1+end]))
+			b.WriteByte('>')
+			i += end + 1
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }
 
 // refreshURL finds the URL in a Refresh header ("5; url=/next"), as

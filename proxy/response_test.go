@@ -408,3 +408,30 @@ func TestRefreshPutUnderPrefix(t *testing.T) {
 		}
 	}
 }
+
+// Link targets, in final and early responses alike, are scoped as
+// Location is: a preload of /assets/app.css from a deployment under a
+// prefix must not fetch the platform's own /assets/app.css.
+func TestLinkTargetsPutUnderPrefix(t *testing.T) {
+	upstream, _ := url.Parse("http://10.0.0.11:8080/base/")
+	target := &Target{Upstream: upstream, Prefix: gatewayPrefix + "dep-1", Path: "/"}
+	prefix := gatewayPrefix + "dep-1"
+	for in, want := range map[string]string{
+		"</base/app.css>; rel=preload; as=style": "<" + prefix + "/app.css>; rel=preload; as=style",
+		"<http://10.0.0.11:8080/base/a.js>; rel=preload, </base/b.js>; rel=modulepreload": "<" + prefix +
+			"/a.js>; rel=preload, <" + prefix + "/b.js>; rel=modulepreload",
+		`</x>; title="a, <b>"; rel=next`:            "<" + prefix + `/x>; title="a, <b>"; rel=next`,
+		`</x>; title="q\"<y>"`:                      "<" + prefix + `/x>; title="q\"<y>"`,
+		"<https://cdn.example/lib.js>; rel=preload": "<https://cdn.example/lib.js>; rel=preload",
+		"<relative.css>; rel=stylesheet":            "<relative.css>; rel=stylesheet",
+		"</../../user-2/dep-2/>; rel=prefetch":      "<" + prefix + "/user-2/dep-2/>; rel=prefetch",
+		"<broken; rel=x":                            "<broken; rel=x",
+		"no link at all":                            "no link at all",
+	} {
+		h := http.Header{"Link": {in}}
+		scopeLocations(h, target)
+		if got := h.Get("Link"); got != want {
+			t.Errorf("Link %q: got %q, want %q", in, got, want)
+		}
+	}
+}

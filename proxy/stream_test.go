@@ -39,7 +39,7 @@ func TestEarlyHintsRelayedWithoutHopByHopHeaders(t *testing.T) {
 	g := newGateway(t, Config{}, gatewayOptions{upstreams: map[string]string{"dep-1": up.URL}})
 	res, body, hints := getWithEarlyHints(t, g.url("dep-1", "/"))
 
-	want := []http.Header{{"Link": {"</style.css>; rel=preload; as=style"}}}
+	want := []http.Header{{"Link": {"<" + gatewayPrefix + "dep-1/style.css>; rel=preload; as=style"}}}
 	if diff := cmp.Diff(want, hints); diff != "" {
 		t.Errorf("103 headers at the client (-want +got):\n%s", diff)
 	}
@@ -76,7 +76,7 @@ func TestEarlyHintsScopedToDeployment(t *testing.T) {
 	want := []http.Header{{
 		"Location":         {prefix + "/next"},
 		"Content-Location": {prefix + "/doc"},
-		"Link":             {"</style.css>; rel=preload; as=style"},
+		"Link":             {"<" + prefix + "/style.css>; rel=preload; as=style"},
 	}}
 	if diff := cmp.Diff(want, hints); diff != "" {
 		t.Errorf("103 headers at the client (-want +got):\n%s", diff)
