@@ -100,9 +100,9 @@
 // An upstream that refuses the upgrade has its answer relayed as is. A
 // client that goes away cancels the upstream request. 1xx responses are
 // relayed with Location, Content-Location, Refresh and Link put under the
-// prefix as in the final response, and without hop-by-hop, Connection-nominated
-// or gateway-owned headers, X-Request-Id, the rate-limit headers or
-// cookies.
+// prefix as in the final response, and without hop-by-hop,
+// Connection-nominated or gateway-owned headers, X-Request-Id, the
+// rate-limit headers or cookies.
 //
 // When copying a response body fails halfway, usually because the client
 // went away, ReverseProxy ends the handler by panicking with
