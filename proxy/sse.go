@@ -84,6 +84,11 @@ func endpointOnDeployment(v string, upstream *url.URL, base, prefix, from string
 	u := browserForm(v)
 	if scheme, after, ok := strings.Cut(u, ":"); ok && validScheme(scheme) {
 		u = after
+		if u == "" || !isSlash(u[0]) {
+			// What follows a scheme is never a URL of its own
+			// ("x:http://host"): keep it a path.
+			u = "/" + u
+		}
 	}
 	if len(u) >= 2 && isSlash(u[0]) && isSlash(u[1]) {
 		_, u = splitAuthority(strings.TrimLeft(u, `/\`))
@@ -144,6 +149,10 @@ func (r *endpointRewriter) Read(p []byte) (int, error) {
 			if len(r.line) > 0 || r.long {
 				r.finish(0, false)
 			}
+			if r.afterCR && !r.droppedCR {
+				r.out = append(r.out, '\n') // a lone CR, as above in feed
+			}
+			r.afterCR, r.droppedCR = false, false
 			r.err = err
 		}
 	}
@@ -170,6 +179,12 @@ func (r *endpointRewriter) feed(b []byte) {
 				}
 				b = b[1:]
 				continue
+			}
+			if !dropped {
+				// A lone CR ends a line for the standard's parsers but not
+				// for clients that split at LF (the Go SDK): made a CRLF,
+				// it ends the same line for both.
+				r.out = append(r.out, '\n')
 			}
 		}
 		i := bytes.IndexAny(b, "\r\n")
@@ -202,7 +217,9 @@ func (r *endpointRewriter) hold(b []byte) {
 		r.dropLong = r.endpoint || string(name) == "event"
 		if !r.dropLong {
 			r.out = append(r.out, line...)
-			r.sawData = true // whatever the line was, it passed unread
+			if string(name) == "data" {
+				r.sawData = true // and passed unread
+			}
 		}
 		r.line = r.line[:0]
 		r.long = true
@@ -260,9 +277,17 @@ func (r *endpointRewriter) finish(term byte, terminated bool) {
 		r.endpoint = endpoint
 		r.out = append(r.out, line...)
 	case string(name) == "data":
+		first := !r.sawData
 		r.sawData = true
 		if !r.endpoint {
 			r.out = append(r.out, line...)
+			break
+		}
+		if !first {
+			// Clients join an event's data lines, and browsers then drop
+			// the LF between them: lines rewritten one by one could add
+			// up to another URL. An endpoint has one line.
+			r.out = append(r.out, ':')
 			break
 		}
 		r.out = append(r.out, line[:at]...)

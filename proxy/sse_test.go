@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -45,9 +46,9 @@ func TestEndpointEventsRewritten(t *testing.T) {
 		{"CRLF",
 			"event: endpoint\r\ndata: /message?sessionId=abc\r\n\r\n",
 			"event: endpoint\r\ndata: /gw/dep-1/message?sessionId=abc\r\n\r\n"},
-		{"CR alone",
+		{"CR alone, sent as CRLF",
 			"event: endpoint\rdata: /message\r\rdata: /other\r\r",
-			"event: endpoint\rdata: /gw/dep-1/message\r\rdata: /other\r\r"},
+			"event: endpoint\r\ndata: /gw/dep-1/message\r\n\r\ndata: /other\r\n\r\n"},
 		{"no space after the colon",
 			"event:endpoint\ndata:/message\n\n",
 			"event:endpoint\ndata:/gw/dep-1/message\n\n"},
@@ -380,33 +381,67 @@ func FuzzEndpointEventsStayOnDeployment(f *testing.F) {
 	} {
 		f.Add(seed, 0)
 	}
-	base, _ := url.Parse("http://gw.example/gw/dep-1/sse")
 	f.Fuzz(func(t *testing.T, stream string, pad int) {
 		if pad = pad % (2 * maxEventLine); pad > 0 {
 			// Room for lines longer than the rewriter holds back.
 			stream = strings.Replace(stream, " ", " "+strings.Repeat(" ", pad), 1)
 		}
 		out := rewriteStream(t, iotest.HalfReader(strings.NewReader(stream)))
-		for reader, read := range map[string]func(string) ([]string, []string){
-			"Go SDK": sdkEvents, "standard": specEvents,
-		} {
-			names, data := read(out)
-			for i, name := range names {
-				if !strings.EqualFold(strings.TrimSpace(name), "endpoint") || data[i] == "" {
-					continue
-				}
-				d := strings.NewReplacer("\\", "/", "\t", "", "\n", "", "\r", "").Replace(data[i])
-				u, err := url.Parse(d)
-				if err != nil {
-					continue // no client can use it
-				}
-				r := base.ResolveReference(u)
-				if p := path.Clean(r.Path); r.Scheme != "http" || r.Host != "gw.example" ||
-					!strings.HasPrefix(p+"/", "/gw/dep-1/") {
-					t.Fatalf("%s client reads endpoint %q, which leads to %s, from rewritten stream %q",
-						reader, data[i], r, out)
-				}
-			}
+		if leaks := endpointLeaks(out); len(leaks) > 0 {
+			t.Fatalf("%s, from rewritten stream %q", leaks[0], out)
 		}
 	})
+}
+
+// endpointLeaks reads a rewritten stream as the Go SDK and as the HTML
+// standard do, and describes every event either could take for an
+// endpoint event whose URL, resolved against the stream's own URL as a
+// browser would, leaves the gateway or the deployment's prefix.
+func endpointLeaks(out string) []string {
+	base, _ := url.Parse("http://gw.example/gw/dep-1/sse")
+	var leaks []string
+	for reader, read := range map[string]func(string) ([]string, []string){
+		"Go SDK": sdkEvents, "standard": specEvents,
+	} {
+		names, data := read(out)
+		for i, name := range names {
+			if !strings.EqualFold(strings.TrimSpace(name), "endpoint") || data[i] == "" {
+				continue
+			}
+			d := strings.NewReplacer("\\", "/", "\t", "", "\n", "", "\r", "").Replace(data[i])
+			u, err := url.Parse(d)
+			if err != nil {
+				continue // no client can use it
+			}
+			r := base.ResolveReference(u)
+			if p := path.Clean(r.Path); r.Scheme != "http" || r.Host != "gw.example" ||
+				!strings.HasPrefix(p+"/", "/gw/dep-1/") {
+				leaks = append(leaks, fmt.Sprintf("%s client reads endpoint %q, which leads to %s", reader, data[i], r))
+			}
+		}
+	}
+	return leaks
+}
+
+// Streams a deployment could send to get an endpoint past the rewriter:
+// lone CRs, which end a line for the standard's readers but not for the
+// Go SDK's; a URL after a second scheme; data lines that a browser would
+// join into another URL.
+func TestEndpointTricksStayOnDeployment(t *testing.T) {
+	for _, stream := range []string{
+		"event: endpoint\r\r\ndata: http://evil.example/steal\n\n",
+		"event:\rendpoint\ndata: http://evil.example/steal\n\n",
+		"event: endpoint\ndata:\rhttp://evil.example/steal\n\n",
+		"event: endpoint\ndata: \r http://evil.example/steal\n\n",
+		"event: message\ndata: http://evil.example/steal\r\r\nevent: endpoint\n\n",
+		"event: endpoint\ndata: x:http://evil.example/steal\n\n",
+		"event: endpoint\ndata: http:http://evil.example/steal\n\n",
+		"event: endpoint\ndata: x: http://evil.example/steal\n\n",
+		"event: endpoint\ndata: https\ndata: :\ndata: //evil.example/x\n\n",
+	} {
+		out := rewriteStream(t, iotest.OneByteReader(strings.NewReader(stream)))
+		if leaks := endpointLeaks(out); len(leaks) > 0 {
+			t.Errorf("stream %q: %s", stream, strings.Join(leaks, "; "))
+		}
+	}
 }
