@@ -574,13 +574,25 @@ func credentialsIn(element string) []string {
 		}
 		found = append(found, f)
 		if i > 0 && strings.EqualFold(fields[0], "Basic") {
-			if raw, err := base64.StdEncoding.DecodeString(f); err == nil {
+			if raw, ok := decodeBase64(f); ok {
 				user, password, _ := strings.Cut(string(raw), ":")
 				found = append(found, user, password)
 			}
 		}
 	}
 	return found
+}
+
+// decodeBase64 decodes s in any of the base64 alphabets and paddings a
+// client may use for Basic credentials.
+func decodeBase64(s string) ([]byte, bool) {
+	for _, enc := range [...]*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding,
+		base64.URLEncoding, base64.RawURLEncoding} {
+		if raw, err := enc.DecodeString(s); err == nil {
+			return raw, true
+		}
+	}
+	return nil, false
 }
 
 // isAuthScheme reports whether word names a common HTTP authentication

@@ -571,6 +571,7 @@ func TestOnlyTheConsumedCredentialIsStripped(t *testing.T) {
 		{`Authorization: Bearer "` + tokenUser1 + `"`},
 		{"Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte("user:"+tokenUser1))},
 		{"Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte(tokenUser2+":"))},
+		{"Authorization: Basic " + base64.RawURLEncoding.EncodeToString([]byte("u:"+tokenUser1))},
 	} {
 		f.get(t, "/api/gateway/user-1/dep-1/whoami", "", append(headers, "Cookie: gw_session=S1")...)
 		if a := f.dep1.lastRequest().Header.Values("Authorization"); len(a) != 0 {

@@ -268,7 +268,6 @@ const (
 	maxUserAgent = 256
 )
 
-// truncate returns s cut to at most n bytes.
 // reportedPath is u's path as logs, spans and hooks see it: escaped as
 // sent, with no path parameters, and at most maxPath bytes. Parameters
 // (";jsessionid=..." after a segment) carry session ids just as query
@@ -294,6 +293,7 @@ func reportedPath(u *url.URL) string {
 	return truncate(b.String(), maxPath)
 }
 
+// truncate returns s cut to at most n bytes.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
