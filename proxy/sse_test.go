@@ -382,9 +382,11 @@ func FuzzEndpointEventsStayOnDeployment(f *testing.F) {
 		f.Add(seed, 0)
 	}
 	f.Fuzz(func(t *testing.T, stream string, pad int) {
-		if pad = pad % (2 * maxEventLine); pad > 0 {
-			// Room for lines longer than the rewriter holds back.
-			stream = strings.Replace(stream, " ", " "+strings.Repeat(" ", pad), 1)
+		if pad%2 != 0 {
+			// A line about as long as the rewriter holds back, on either
+			// side of the limit.
+			n := maxEventLine - 8 + (pad/2%16+16)%16
+			stream = strings.Replace(stream, " ", " "+strings.Repeat(" ", n), 1)
 		}
 		out := rewriteStream(t, iotest.HalfReader(strings.NewReader(stream)))
 		if leaks := endpointLeaks(out); len(leaks) > 0 {
