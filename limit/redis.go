@@ -31,8 +31,9 @@ var ErrStoreBusy = errors.New("limit: too many limit store calls in flight")
 // It is also a [BatchStore]: TakeAll counts all of a request's counters
 // with one script, which does for each key what the ulule script does, on
 // the same keys. The scripts of requests waiting at the same time travel
-// to Redis together, in pipelines (at most four out at once), so under load
-// a round trip serves many requests; each script still runs atomically on
+// to Redis together, in pipelines (one out at a time while Redis answers
+// within a millisecond, up to four while it is slower), so under load a
+// round trip serves many requests; each script still runs atomically on
 // its own. Only a client of one server or of a failover group (a
 // [*redis.Client]) batches: a cluster or ring may hold the keys of one
 // request on different servers, so with any other client TakeAll takes the

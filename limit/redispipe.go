@@ -13,6 +13,13 @@ import (
 // together in the next pipeline to go out.
 const maxPipelines = 4
 
+// stallAfter is how long the latest pipeline may be out before another
+// may leave beside it. While Redis answers within it, one pipeline at a
+// time carries everything queued meanwhile, which makes batches large; a
+// slow reply, or one connection stuck, does not hold the others back for
+// longer.
+const stallAfter = time.Millisecond
+
 // A pipeliner sends the counting scripts of concurrent requests to Redis
 // together: each request's script is still one atomic EVALSHA, but many
 // travel in one write and come back in one read. Under load that turns a
@@ -21,15 +28,17 @@ const maxPipelines = 4
 // cost of a small script. With little traffic a request's script leaves at
 // once, alone, as it would without batching.
 //
-// Pipelines run on goroutines of their own, at most maxPipelines of them;
-// a goroutine ends when it finds the queue empty, so an idle store holds
+// Pipelines run on goroutines of their own, one while Redis answers
+// promptly and at most maxPipelines when it does not (see stallAfter); a
+// goroutine ends when it finds the queue empty, so an idle store holds
 // none.
 type pipeliner struct {
 	client *redis.Client
 
-	mu      sync.Mutex
-	queue   []*scriptCall
-	running int // goroutines sending pipelines
+	mu       sync.Mutex
+	queue    []*scriptCall
+	running  int       // goroutines sending pipelines
+	lastSent time.Time // when the latest pipeline left
 }
 
 // A scriptCall is one request's run of takeAllScript, queued for a
@@ -56,9 +65,10 @@ func (p *pipeliner) answer(c *scriptCall, reply []any, err error) {
 func (p *pipeliner) enqueue(c *scriptCall) {
 	p.mu.Lock()
 	p.queue = append(p.queue, c)
-	start := p.running < maxPipelines
+	start := p.running == 0 || p.running < maxPipelines && time.Since(p.lastSent) > stallAfter
 	if start {
 		p.running++
+		p.lastSent = time.Now() // so that a burst starts one goroutine, not four
 	}
 	p.mu.Unlock()
 	if start {
@@ -78,6 +88,7 @@ func (p *pipeliner) run() {
 			p.mu.Unlock()
 			return
 		}
+		p.lastSent = time.Now()
 		p.mu.Unlock()
 		p.send(batch)
 		clear(batch) // let the calls go; the slice is reused as a queue

@@ -542,9 +542,11 @@ func TestPipelineQueuedCallsGivenUpAreNotCounted(t *testing.T) {
 	}
 
 	// Four lone calls, one after the other, each on a pipeline goroutine of
-	// its own, whose replies are slow to come back.
+	// its own, whose replies are slow to come back: each finds the one
+	// before it out for longer than stallAfter.
 	var wg sync.WaitGroup
 	for i := range maxPipelines {
+		time.Sleep(2 * stallAfter)
 		wg.Go(func() {
 			if err := take(context.Background(), "first:"+strconv.Itoa(i)); err != nil {
 				t.Errorf("first call %d: %v", i, err)
