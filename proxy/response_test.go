@@ -386,52 +386,39 @@ func TestStatusOutsideRangeIs502(t *testing.T) {
 	}
 }
 
-// A Refresh header redirects as Location does, so its URL is scoped the
-// same way, however the browser would find it in the value.
-func TestRefreshPutUnderPrefix(t *testing.T) {
+// Refresh redirects as Location does, and Link targets are fetched from
+// the page's origin, in final and early responses alike: their URLs are
+// scoped as Location is, however a browser would find them in the value.
+// A preload of /assets/app.css from a deployment under a prefix must not
+// fetch the platform's own /assets/app.css.
+func TestRefreshAndLinkPutUnderPrefix(t *testing.T) {
 	upstream, _ := url.Parse("http://10.0.0.11:8080/base/")
 	target := &Target{Upstream: upstream, Prefix: gatewayPrefix + "dep-1", Path: "/"}
 	prefix := gatewayPrefix + "dep-1"
-	for in, want := range map[string]string{
-		"0; url=http://10.0.0.11:8080/base/next": "0; url=" + prefix + "/next",
-		"5;URL='/base/next'":                     "5;URL='" + prefix + "/next'",
-		`3, url = "/../../user-2/dep-2/"`:        `3, url = "` + prefix + `/user-2/dep-2/"`,
-		"1.5 ; /base/x":                          "1.5 ; " + prefix + "/x",
-		"0;url=//10.0.0.11:8080/base/y":          "0;url=" + prefix + "/y",
-		"10":                                     "10",
-		"0; url=https://elsewhere.example/":      "0; url=https://elsewhere.example/",
-	} {
-		h := http.Header{"Refresh": {in}}
-		scopeLocations(h, target)
-		if got := h.Get("Refresh"); got != want {
-			t.Errorf("Refresh %q: got %q, want %q", in, got, want)
-		}
+	tests := []struct{ header, in, want string }{
+		{"Refresh", "0; url=http://10.0.0.11:8080/base/next", "0; url=" + prefix + "/next"},
+		{"Refresh", "5;URL='/base/next'", "5;URL='" + prefix + "/next'"},
+		{"Refresh", `3, url = "/../../user-2/dep-2/"`, `3, url = "` + prefix + `/user-2/dep-2/"`},
+		{"Refresh", "1.5 ; /base/x", "1.5 ; " + prefix + "/x"},
+		{"Refresh", "0;url=//10.0.0.11:8080/base/y", "0;url=" + prefix + "/y"},
+		{"Refresh", "10", "10"},
+		{"Refresh", "0; url=https://elsewhere.example/", "0; url=https://elsewhere.example/"},
+		{"Link", "</base/app.css>; rel=preload; as=style", "<" + prefix + "/app.css>; rel=preload; as=style"},
+		{"Link", "<http://10.0.0.11:8080/base/a.js>; rel=preload, </base/b.js>; rel=modulepreload",
+			"<" + prefix + "/a.js>; rel=preload, <" + prefix + "/b.js>; rel=modulepreload"},
+		{"Link", `</x>; title="a, <b>"; rel=next`, "<" + prefix + `/x>; title="a, <b>"; rel=next`},
+		{"Link", `</x>; title="q\"<y>"`, "<" + prefix + `/x>; title="q\"<y>"`},
+		{"Link", "<https://cdn.example/lib.js>; rel=preload", "<https://cdn.example/lib.js>; rel=preload"},
+		{"Link", "<relative.css>; rel=stylesheet", "<relative.css>; rel=stylesheet"},
+		{"Link", "</../../user-2/dep-2/>; rel=prefetch", "<" + prefix + "/user-2/dep-2/>; rel=prefetch"},
+		{"Link", "<broken; rel=x", "<broken; rel=x"},
+		{"Link", "no link at all", "no link at all"},
 	}
-}
-
-// Link targets, in final and early responses alike, are scoped as
-// Location is: a preload of /assets/app.css from a deployment under a
-// prefix must not fetch the platform's own /assets/app.css.
-func TestLinkTargetsPutUnderPrefix(t *testing.T) {
-	upstream, _ := url.Parse("http://10.0.0.11:8080/base/")
-	target := &Target{Upstream: upstream, Prefix: gatewayPrefix + "dep-1", Path: "/"}
-	prefix := gatewayPrefix + "dep-1"
-	for in, want := range map[string]string{
-		"</base/app.css>; rel=preload; as=style": "<" + prefix + "/app.css>; rel=preload; as=style",
-		"<http://10.0.0.11:8080/base/a.js>; rel=preload, </base/b.js>; rel=modulepreload": "<" + prefix +
-			"/a.js>; rel=preload, <" + prefix + "/b.js>; rel=modulepreload",
-		`</x>; title="a, <b>"; rel=next`:            "<" + prefix + `/x>; title="a, <b>"; rel=next`,
-		`</x>; title="q\"<y>"`:                      "<" + prefix + `/x>; title="q\"<y>"`,
-		"<https://cdn.example/lib.js>; rel=preload": "<https://cdn.example/lib.js>; rel=preload",
-		"<relative.css>; rel=stylesheet":            "<relative.css>; rel=stylesheet",
-		"</../../user-2/dep-2/>; rel=prefetch":      "<" + prefix + "/user-2/dep-2/>; rel=prefetch",
-		"<broken; rel=x":                            "<broken; rel=x",
-		"no link at all":                            "no link at all",
-	} {
-		h := http.Header{"Link": {in}}
+	for _, tt := range tests {
+		h := http.Header{tt.header: {tt.in}}
 		scopeLocations(h, target)
-		if got := h.Get("Link"); got != want {
-			t.Errorf("Link %q: got %q, want %q", in, got, want)
+		if got := h.Get(tt.header); got != tt.want {
+			t.Errorf("%s %q: got %q, want %q", tt.header, tt.in, got, tt.want)
 		}
 	}
 }
