@@ -350,24 +350,21 @@ func TestOwnershipChangesApplyWithinTheCacheTTL(t *testing.T) {
 				t.Fatalf("owner before the change: status %d, want 200", resp.StatusCode)
 			}
 
-			f.store.set(gateway.Deployment{ID: "dep-1", OwnerID: "user-2", Status: gateway.StatusRunning,
-				UpstreamURL: f.dep1.URL})
-			apply()
-			checkLikeMissing(t, missing, f.rawGet(t, "/api/gateway/user-1/dep-1/",
-				"Authorization: Bearer "+tokenUser1))
-			if resp, _ := f.get(t, "/api/gateway/user-2/dep-1/", tokenUser2); resp.StatusCode != 200 {
-				t.Errorf("new owner: status %d, want 200", resp.StatusCode)
+			// Each change leaves user-1 learning nothing, and user-2 the
+			// deployment's true state.
+			change := func(status gateway.Status, newOwnerWants int) {
+				t.Helper()
+				f.store.set(gateway.Deployment{ID: "dep-1", OwnerID: "user-2", Status: status,
+					UpstreamURL: f.dep1.URL})
+				apply()
+				checkLikeMissing(t, missing, f.rawGet(t, "/api/gateway/user-1/dep-1/",
+					"Authorization: Bearer "+tokenUser1))
+				if resp, _ := f.get(t, "/api/gateway/user-2/dep-1/", tokenUser2); resp.StatusCode != newOwnerWants {
+					t.Errorf("new owner, %s: status %d, want %d", status, resp.StatusCode, newOwnerWants)
+				}
 			}
-
-			// Stopped while owned by user-2: user-1 still learns nothing.
-			f.store.set(gateway.Deployment{ID: "dep-1", OwnerID: "user-2", Status: gateway.StatusStopped,
-				UpstreamURL: f.dep1.URL})
-			apply()
-			checkLikeMissing(t, missing, f.rawGet(t, "/api/gateway/user-1/dep-1/",
-				"Authorization: Bearer "+tokenUser1))
-			if resp, _ := f.get(t, "/api/gateway/user-2/dep-1/", tokenUser2); resp.StatusCode != 503 {
-				t.Errorf("new owner, stopped: status %d, want 503", resp.StatusCode)
-			}
+			change(gateway.StatusRunning, 200)
+			change(gateway.StatusStopped, 503)
 		})
 	}
 }
